@@ -1,0 +1,112 @@
+# wechatpay - WeChat Pay APIv3 for Lua 5.4 and LuaJIT/OpenResty.
+#
+#   make              build wechatpay/core.so for Lua 5.4 and for LuaJIT (5.1 ABI)
+#   make check        install missing Debian packages, build, lint, run every test
+#   make demo         build, start the local PayScore sandbox, run the seed example
+#   make CRYPTO=openssl ...   use OpenSSL's libcrypto instead of mbedTLS
+#
+# Overridable: CC, CFLAGS, CRYPTO, BUILD, LUA54_INCLUDE_DIR, LUAJIT_INCLUDE_DIR.
+
+CRYPTO            ?= mbedtls
+BUILD             ?= build
+LUA54_INCLUDE_DIR ?= /usr/include/lua5.4
+LUAJIT_INCLUDE_DIR ?= /usr/include/luajit-2.1
+CC                ?= cc
+OPTFLAGS          ?= -O2 -g
+CFLAGS            ?= $(OPTFLAGS)
+WARNFLAGS          = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -fPIC
+LDFLAGS           ?=
+
+ifeq ($(CRYPTO),mbedtls)
+CRYPTO_LIBS = -lmbedtls -lmbedx509 -lmbedcrypto
+else ifeq ($(CRYPTO),openssl)
+CRYPTO_LIBS = -lcrypto
+else
+$(error CRYPTO must be mbedtls or openssl)
+endif
+LIBS = $(CRYPTO_LIBS) -lcurl
+
+SRCS    := $(sort $(wildcard src/*.c) $(wildcard src/$(CRYPTO)/*.c))
+HDRS    := $(wildcard src/*.h) $(wildcard src/$(CRYPTO)/*.h)
+OBJ54   := $(patsubst src/%.c,$(BUILD)/obj/lua5.4/%.o,$(SRCS))
+OBJJIT  := $(patsubst src/%.c,$(BUILD)/obj/luajit/%.o,$(SRCS))
+SO54    := $(BUILD)/lua5.4/wechatpay/core.so
+SOJIT   := $(BUILD)/luajit/wechatpay/core.so
+
+export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua;;
+LUA_CPATH_54     := $(CURDIR)/$(BUILD)/lua5.4/?.so;;
+LUA_CPATH_JIT    := $(CURDIR)/$(BUILD)/luajit/?.so;;
+
+.PHONY: all build deps check test test-lua54 test-luajit lint memcheck asan clean demo \
+        bench bench-core summary-reset summary
+
+all build: $(SO54) $(SOJIT)
+
+$(BUILD)/obj/lua5.4/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARNFLAGS) $(CFLAGS) -I$(LUA54_INCLUDE_DIR) -Isrc -c $< -o $@
+
+$(BUILD)/obj/luajit/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARNFLAGS) $(CFLAGS) -I$(LUAJIT_INCLUDE_DIR) -Isrc -c $< -o $@
+
+$(SO54): $(OBJ54)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(SOJIT): $(OBJJIT)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- dependencies (Debian 12) ------------------------------------------------
+deps:
+	@tools/deps
+
+# ---- tests -------------------------------------------------------------------
+# Every suite writes TAP under $(BUILD)/tap; `make summary` prints the closing
+# line "N passed, N failed" over all of them.
+SPECS ?= spec
+
+test: test-lua54 test-luajit
+
+test-lua54: $(SO54)
+	@LUA_CPATH="$(LUA_CPATH_54)" tools/spec-run lua5.4-$(CRYPTO) lua5.4 $(SPECS)
+
+test-luajit: $(SOJIT)
+	@LUA_CPATH="$(LUA_CPATH_JIT)" tools/spec-run luajit-$(CRYPTO) luajit $(SPECS)
+
+lint:
+	luacheck -q lua spec bench examples sandbox
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -I src -I $(LUA54_INCLUDE_DIR) src
+
+memcheck: $(SO54)
+	@LUA_CPATH="$(LUA_CPATH_54)" WP_MEMCHECK=1 tools/spec-run memcheck-$(CRYPTO) "valgrind" spec/core
+
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined" build
+	@LUA_CPATH="$(CURDIR)/build/asan/lua5.4/?.so;;" WP_ASAN=1 tools/spec-run asan-$(CRYPTO) lua5.4 spec/core
+
+summary-reset:
+	@rm -rf $(BUILD)/tap
+
+summary:
+	@tools/summary $(BUILD)/tap
+
+# Each layer adds its own targets in mk/<layer>.mk and appends the ones
+# `make check` must run to CHECK_STEPS.
+CHECK_STEPS :=
+-include mk/*.mk
+
+check: deps summary-reset build lint test memcheck asan $(CHECK_STEPS)
+	@$(MAKE) --no-print-directory summary
+
+clean:
+	rm -rf build
+
+# ---- benchmarks ----------------------------------------------------------------
+bench: bench-core
+
+bench-core: $(SO54)
+	@LUA_CPATH="$(LUA_CPATH_54)" lua5.4 bench/core.lua
