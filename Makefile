@@ -37,7 +37,7 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua
 LUA_CPATH_54     := $(CURDIR)/$(BUILD)/lua5.4/?.so;;
 LUA_CPATH_JIT    := $(CURDIR)/$(BUILD)/luajit/?.so;;
 
-.PHONY: all build deps check test test-lua54 test-luajit lint memcheck asan clean demo \
+.PHONY: rock install-rock test-rock all build deps check test test-lua54 test-luajit lint memcheck asan clean demo \
         bench bench-core summary-reset summary
 
 all build: $(SO54) $(SOJIT)
@@ -66,6 +66,7 @@ deps:
 # Every suite writes TAP under $(BUILD)/tap; `make summary` prints the closing
 # line "N passed, N failed" over all of them.
 SPECS ?= spec
+CHECK_STEPS :=
 
 test: test-lua54 test-luajit
 
@@ -94,13 +95,6 @@ summary-reset:
 summary:
 	@tools/summary $(BUILD)/tap
 
-# Each layer adds its own targets in mk/<layer>.mk and appends the ones
-# `make check` must run to CHECK_STEPS.
-CHECK_STEPS :=
--include mk/*.mk
-
-check: deps summary-reset build lint test memcheck asan $(CHECK_STEPS)
-	@$(MAKE) --no-print-directory summary
 
 clean:
 	rm -rf build
@@ -110,3 +104,49 @@ bench: bench-core
 
 bench-core: $(SO54)
 	@LUA_CPATH="$(LUA_CPATH_54)" lua5.4 bench/core.lua
+
+# ---- luarocks (`luarocks --lua-version=5.4 make` drives these two) ---------------
+# One ABI, the one luarocks names: LUA_INCDIR, LIBFLAG, INST_LIBDIR, INST_LUADIR.
+LUA_INCDIR ?= $(LUA54_INCLUDE_DIR)
+LIBFLAG    ?= -shared
+ROCKDIR     = $(BUILD)/rock
+OBJROCK    := $(patsubst src/%.c,$(ROCKDIR)/obj/%.o,$(SRCS))
+
+$(ROCKDIR)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARNFLAGS) $(CFLAGS) -I$(LUA_INCDIR) -Isrc -c $< -o $@
+
+$(ROCKDIR)/wechatpay/core.so: $(OBJROCK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+rock: $(ROCKDIR)/wechatpay/core.so
+
+install-rock: rock
+	@test -n "$(INST_LIBDIR)" && test -n "$(INST_LUADIR)" || { echo "INST_LIBDIR and INST_LUADIR are set by luarocks"; exit 1; }
+	mkdir -p $(INST_LIBDIR)/wechatpay
+	cp $(ROCKDIR)/wechatpay/core.so $(INST_LIBDIR)/wechatpay/core.so
+	cd lua && find wechatpay -name '*.lua' | while read f; do \
+	  mkdir -p "$(INST_LUADIR)/$$(dirname $$f)"; cp "$$f" "$(INST_LUADIR)/$$f"; done
+
+# The rockspec builds and installs offline into a throwaway tree, and the
+# installed module loads under Lua 5.4.
+test-rock:
+	@rm -rf $(BUILD)/rocktree $(BUILD)/rock
+	@luarocks --lua-version=5.4 make --tree=$(BUILD)/rocktree --deps-mode=none wechatpay-scm-1.rockspec >$(BUILD)/rock.log 2>&1 \
+	  || { cat $(BUILD)/rock.log; exit 1; }
+	@mkdir -p $(BUILD)/tap
+	@if LUA_PATH="$(CURDIR)/$(BUILD)/rocktree/share/lua/5.4/?.lua;$(CURDIR)/$(BUILD)/rocktree/share/lua/5.4/?/init.lua;;" \
+	   LUA_CPATH="$(CURDIR)/$(BUILD)/rocktree/lib/lua/5.4/?.so;;" \
+	   lua5.4 -e 'local w = require "wechatpay"; assert(w.VERSION); assert(require("wechatpay.core").nonce():match("^%w+$"))'; \
+	 then echo "ok 1 - luarocks make installs a loadable rock" > $(BUILD)/tap/rock.tap; echo "rock: 1 passed, 0 failed"; \
+	 else echo "not ok 1 - luarocks make installs a loadable rock" > $(BUILD)/tap/rock.tap; echo "rock: 0 passed, 1 failed"; exit 1; fi
+CHECK_STEPS += test-rock
+
+# ---- everything --------------------------------------------------------------
+# Each layer adds its own targets in mk/<layer>.mk and appends the ones
+# `make check` must run to CHECK_STEPS (read before this rule).
+-include mk/*.mk
+
+check: deps summary-reset build lint test memcheck asan $(CHECK_STEPS)
+	@$(MAKE) --no-print-directory summary

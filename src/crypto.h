@@ -2,8 +2,8 @@
  * crypto.h - the internal crypto interface of the C core.
  *
  * One implementation per library, chosen at build time:
- *   src/mbedtls/*.c   (default, CRYPTO=mbedtls)
- *   src/openssl/*.c   (CRYPTO=openssl, OpenSSL 3.0 EVP API)
+ *   src/mbedtls/       (default, CRYPTO=mbedtls)
+ *   src/openssl/       (CRYPTO=openssl, OpenSSL 3.0 EVP API)
  * Backend-independent code (key forms, base64/hex, nonces, the Lua binding)
  * includes only this header and never a library header, so there is no
  * #ifdef on the backend anywhere outside src/<backend>/.
@@ -110,7 +110,7 @@ int wp_random(unsigned char *buf, size_t len, wp_err *e);
 void wp_sha256(const unsigned char *in, size_t len, unsigned char out[32]);
 void wp_sha1(const unsigned char *in, size_t len, unsigned char out[20]);
 
-/* ---- backend-independent helpers (src/*.c) -------------------------------- */
+/* ---- backend-independent helpers (src/, no backend) -------------------------------- */
 void wp_zeroize(void *p, size_t n);                              /* keyform.c  */
 
 /* Every key form of apiv3-protocol.md §3: PEM (any form), file://path,
