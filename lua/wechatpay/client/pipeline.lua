@@ -76,7 +76,7 @@ function M.prepare(client, method, template, opts)
         if type(k) == "string" and not M.OPTIONS[k] then params[k] = v end
       end
       local ok, problems, warns = validate.request(ep, {
-        json = opts.json, query = type(query) == "table" and query or nil, params = params,
+        json = opts.json, query = query, params = params,
       })
       if not ok then
         return usage(("%s %s: %s"):format(method, full_path, validate.format(problems)),
