@@ -37,7 +37,7 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/?.lua
 LUA_CPATH_54     := $(CURDIR)/$(BUILD)/lua5.4/?.so;;
 LUA_CPATH_JIT    := $(CURDIR)/$(BUILD)/luajit/?.so;;
 
-.PHONY: rock install-rock test-rock all build deps check test test-lua54 test-luajit lint memcheck asan clean demo \
+.PHONY: demo rock install-rock test-rock all build deps check test test-lua54 test-luajit lint memcheck asan clean demo \
         bench bench-core summary-reset summary
 
 all build: $(SO54) $(SOJIT)
@@ -150,3 +150,11 @@ CHECK_STEPS += test-rock
 
 check: deps summary-reset build lint test memcheck asan $(CHECK_STEPS)
 	@$(MAKE) --no-print-directory summary
+
+# ---- the demo (README command one) ---------------------------------------------
+# Start the sandbox, run the seed (create a PayScore order, query it, confirm it
+# through the sandbox, query again), stop the sandbox.
+demo: deps build
+	@$(WXSANDBOX) start
+	@LUA_CPATH="$(LUA_CPATH_54)" lua5.4 examples/seed.lua "$(abspath $(SANDBOX_DIR))/config.json"; rc=$$?; \
+	  $(WXSANDBOX) stop; exit $$rc

@@ -66,8 +66,8 @@ print(res.body)
 -- What the user does next in the PayScore mini-program: confirm the order
 -- (a sandbox control endpoint), then the merchant queries again.
 local t = wx:transport()
-local control = sandbox.control_uri or (sandbox.base_uri:gsub("/*$", "") .. "/sandbox")
-local c, cerr = t:request{ method = "POST", url = control .. "/payscore/orders/" .. out_order_no .. "/confirm",
+local control = sandbox.control_uri or (sandbox.base_uri .. "sandbox/")
+local c, cerr = t:request{ method = "POST", url = control .. "payscore/orders/" .. out_order_no .. "/confirm",
   headers = { { "Content-Type", "application/json" } }, body = "{}" }
 if not c or c.status ~= 200 then
   print("sandbox confirm failed: " .. tostring(c and (c.status .. " " .. c.body) or cerr)); os.exit(1)
