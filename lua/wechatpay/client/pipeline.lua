@@ -75,9 +75,17 @@ function M.prepare(client, method, template, opts)
       for k, v in pairs(opts) do
         if type(k) == "string" and not M.OPTIONS[k] then params[k] = v end
       end
-      local ok, problems, warns = validate.request(ep, {
-        json = opts.json, query = query, params = params,
-      })
+      local body_value = opts.json
+      if body_value == nil and type(opts.body) == "string" and opts.body ~= "" then
+        -- a raw body is checked as what it says
+        local derr
+        body_value, derr = json.decode(opts.body, { body = false })
+        if body_value == nil then
+          return usage(("%s %s: body is not JSON (%s); PayScore endpoints take JSON bodies")
+            :format(method, full_path, tostring(derr and derr.message or derr)))
+        end
+      end
+      local ok, problems, warns = validate.request(ep, { json = body_value, query = query, params = params })
       if not ok then
         return usage(("%s %s: %s"):format(method, full_path, validate.format(problems)),
           { problems = problems, endpoint = ep.id })

@@ -1071,7 +1071,9 @@ function M.param_error(p)
   if tv == "string" then
     if ulen(v) then detail.value = v end
   elseif tv == "number" then
-    if v == v and v ~= huge and v ~= -huge then detail.value = v else detail.value = fmt_num(v) end
+    -- a number only where the JSON codec writes it exactly: an integer within ±(2^53-1); else its text
+    if v % 1 == 0 and v >= -9007199254740991 and v <= 9007199254740991 then detail.value = v
+    else detail.value = fmt_num(v) end
   elseif tv == "boolean" then
     detail.value = v
   end

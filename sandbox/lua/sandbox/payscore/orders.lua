@@ -31,16 +31,7 @@ function M.check_fields(ctx, id, names)
   if not ok then return 400, M.param_error(problems[1]) end
 end
 
---- validate.param_error(problem), with a detail.value the JSON codec can write (it writes integers only: a
--- non-integral number such as 400.5 is given as its text).
-function M.param_error(problem)
-  local body = validate.param_error(problem)
-  local v = body.detail and body.detail.value
-  if type(v) == "number" and (v ~= math.floor(v) or v ~= v or v == math.huge or v == -math.huge) then
-    body.detail.value = string.format("%.17g", v)
-  end
-  return body
-end
+M.param_error = validate.param_error
 
 local function merchant_or_fail(ctx)
   if not ctx.merchant then return nil, rules.no_auth() end
