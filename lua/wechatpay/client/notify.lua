@@ -56,7 +56,10 @@ function M.verify(client, headers, body)
   end
   local encrypted = env.resource
   local pt, cerr = M.decrypt_resource(client, encrypted)
-  if not pt then return nil, cerr end
+  if not pt then
+    cerr.request_id = request_id
+    return nil, cerr
+  end
   local resource, rerr = json.decode(pt, { body = false })
   if resource == nil then
     return nil, errors.new("decode", { request_id = request_id, body = body,
@@ -109,35 +112,51 @@ function M.download_certificates(client)
   if not res then return pipeline.finish(client, req, res, terr) end
   if res.status < 200 or res.status > 299 then return pipeline.finish(client, req, res, nil) end
 
-  local data, derr = json.decode(res.body or "")
+  local hdr = verifier.header_lookup(res.headers)
+  local serial, request_id = hdr("wechatpay-serial"), hdr("request-id")
+  local body = res.body or ""
+  local ctx = { status = res.status, request_id = request_id }
+  -- an answer signed by a key we already hold is verified first, like every other answer (§2)
+  local verified = false
+  if serial ~= nil and client._certs[serial] ~= nil then
+    local ok, verr = verifier.verify(client, hdr, body, ctx)
+    if not ok then return nil, verr end
+    verified = true
+  end
+
+  local data, derr = json.decode(body)
   if type(data) ~= "table" or type(data.data) ~= "table" then
-    return nil, errors.new("decode", { status = res.status, body = res.body,
+    return nil, errors.new("decode", { status = res.status, request_id = request_id, body = body,
       message = "certificate list is not JSON with data[]: " .. tostring(derr and derr.message or derr) })
   end
   local list, by_serial = {}, {}
   for i, item in ipairs(data.data) do
     local pem, cerr = M.decrypt_resource(client, item.encrypt_certificate)
-    if not pem then return nil, cerr end
+    if not pem then
+      cerr.request_id = request_id
+      return nil, cerr
+    end
     local key, kerr = core.key_load(pem, "public")
-    if not key then return nil, errors.new("crypto", { reason = "CERTIFICATE", message = tostring(kerr) }) end
-    local serial = core.cert_serial(pem)
-    if serial ~= item.serial_no then
-      return nil, errors.new("verification", { reason = "SERIAL_MISMATCH", status = res.status, body = res.body,
+    if not key then
+      return nil, errors.new("crypto", { reason = "CERTIFICATE", message = tostring(kerr), request_id = request_id })
+    end
+    local cserial = core.cert_serial(pem)
+    if cserial ~= item.serial_no then
+      return nil, errors.new("verification", { reason = "SERIAL_MISMATCH", status = res.status, body = body,
+        request_id = request_id,
         message = ("certificate %d: serial_no %s but the certificate's serial is %s")
-          :format(i, tostring(item.serial_no), tostring(serial)) })
+          :format(i, tostring(item.serial_no), tostring(cserial)) })
     end
     list[i] = { serial_no = item.serial_no, effective_time = item.effective_time,
                 expire_time = item.expire_time, certificate = pem, key = key }
     by_serial[item.serial_no] = key
   end
-  -- the answer is signed by one of the certificates it carries (or a key we already hold)
-  local hdr = verifier.header_lookup(res.headers)
-  local serial = hdr("wechatpay-serial")
+  if verified then return list end
+  -- bootstrap: the answer is signed by one of the certificates it carries
   local probe = setmetatable({ _certs = {} }, { __index = client })
-  for id, k in pairs(client._certs) do probe._certs[id] = k end
   if serial and by_serial[serial] then probe._certs[serial] = by_serial[serial] end
-  probe._on_unknown_serial = nil
-  local ok, verr = verifier.verify(probe, hdr, res.body or "", { status = res.status, request_id = hdr("request-id") })
+  probe._on_unknown_serial = false
+  local ok, verr = verifier.verify(probe, hdr, body, ctx)
   if not ok then return nil, verr end
   return list
 end

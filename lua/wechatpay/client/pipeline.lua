@@ -213,7 +213,7 @@ function M.finish(client, req, res, terr)
         f.data = data
       end
     end
-    if not f.message then f.message = ("HTTP %d"):format(status) end
+    -- without a JSON {code, message}, the log line shows an excerpt of the raw body instead
     return nil, errors.new("protocol", f)
   end
 
