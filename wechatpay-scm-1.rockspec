@@ -21,6 +21,7 @@ external_dependencies = {
   MBEDTLS = { header = "mbedtls/pk.h" },
   CURL = { library = "curl" },
 }
+-- `luarocks make WECHATPAY_CRYPTO=openssl` builds on OpenSSL's libcrypto; default mbedTLS.
 build = {
   type = "make",
   build_target = "rock",
@@ -28,12 +29,12 @@ build = {
     CFLAGS = "$(CFLAGS)",
     LIBFLAG = "$(LIBFLAG)",
     LUA_INCDIR = "$(LUA_INCDIR)",
-    CRYPTO = "mbedtls",
+    CRYPTO = "$(WECHATPAY_CRYPTO)",
   },
   install_target = "install-rock",
   install_variables = {
     INST_LIBDIR = "$(LIBDIR)",
     INST_LUADIR = "$(LUADIR)",
-    CRYPTO = "mbedtls",
+    CRYPTO = "$(WECHATPAY_CRYPTO)",
   },
 }

@@ -678,9 +678,15 @@ describe("payscore.validate", function()
       local body = fx.seed_create()
       body.post_payments[1].amount = 400.5
       local _, problems = validate.request("E1", { json = body })
+      -- a value the JSON codec cannot write as a number (not an integer within ±(2^53-1)) is given as text
       assert.are.same({ code = "PARAM_ERROR", message = "参数错误", detail = { field = "/post_payments/0/amount",
-        value = 400.5, issue = "must be an integer number of fen, got 400.5", location = "body" } },
+        value = "400.5", issue = "must be an integer number of fen, got 400.5", location = "body" } },
         validate.param_error(problems[1]))
+      body.post_payments[1].amount = 2 ^ 53 + 2
+      _, problems = validate.request("E1", { json = body })
+      assert.are.equal("string", type(validate.param_error(problems[1]).detail.value))
+      assert.truthy(require("wechatpay.codec.json").encode(validate.param_error(problems[1])))
+      body.post_payments[1].amount = 40000
       local req = fx.request("E5")
       req.json.total_amount = 1
       local _, p2 = validate.request("E5", req)

@@ -45,8 +45,8 @@
  *  verify    RSASSA-PKCS1-v1_5 / SHA-256
  *  oaep_enc  RSAES-OAEP SHA-1 / MGF1-SHA-1, empty label
  *  oaep_dec  the same, decryption (private keys only)
- * Signing and OAEP never share a context. Non-RSA keys get no contexts (the
- * caller refuses them). A handle is not safe for concurrent use from two OS
+ * Signing and OAEP never share a context. Only RSA (rsaEncryption) keys are
+ * accepted: others are refused at load, naming the algorithm. A handle is not safe for concurrent use from two OS
  * threads (crypto.h: a lock or a per-thread copy).
  */
 struct wp_key {
