@@ -125,7 +125,7 @@ function errors.is(v)
   return type(v) == "table" and getmetatable(v) == mt
 end
 
---- Shortcuts: errors.usage(msg_or_fields), errors.config(...), ...
+-- Shortcuts: errors.usage(msg_or_fields), errors.config(...), ...
 for _, k in pairs(errors.KINDS) do
   errors[k] = function(fields) return errors.new(k, fields) end
 end

@@ -68,6 +68,7 @@ end
 -- merchant function is not called then.
 -- @tparam table wx the client (or a function returning it)
 -- @tparam function on_event
+-- @tparam[opt] table opts `error_message`: the FAIL message sent when `on_event` raises
 -- @return the event and the status sent, or nil, err and the status sent
 function M.handle_notification(wx, on_event, opts)
   local ngx = ngx_api()

@@ -60,7 +60,7 @@ local schema = {}
 
 schema.version = "payscore.md 2025 (E1-E15)"
 
---- Value formats (checked by validate.lua; names used in `formats = { ... }`).
+-- Value formats (checked by validate.lua; names used in `formats = { ... }`).
 schema.formats = {
   time14 = { text = "yyyyMMddHHmmss", note = "§1.3: PayScore business times; a real calendar time is required" },
   time8 = { text = "yyyyMMdd", note = "§1.3: day precision (means 00:00:00)" },
@@ -73,14 +73,14 @@ schema.formats = {
   notify_url = { text = "an https:// URL without a query string" },
 }
 
---- Character sets (Lua patterns anchored on the whole value; `text` is the readable form).
+-- Character sets (Lua patterns anchored on the whole value; `text` is the readable form).
 schema.charsets = {
   -- §3.1, §6.6: digits, letters and _ - | *. CONFLICT: the new merchant create page lists `_-|` without `*`; every
   -- other page includes `*` -> `*` allowed (§11). No other character (`@` is not documented for these numbers).
   order_no = { pattern = "^[0-9A-Za-z_|*%-]+$", text = "digits, letters and _ - | *" },
 }
 
---- Value sets.
+-- Value sets.
 schema.enums = {
   risk_fund_name = { "DEPOSIT", "ADVANCE", "CASH_DEPOSIT", "ESTIMATE_ORDER_COST" }, -- §2.5 (not the typo UDEPOSIT)
   state = { "CREATED", "DOING", "DONE", "REVOKED", "EXPIRED" },                      -- §5.1
@@ -115,9 +115,9 @@ local OPENID_PARAM = { name = "openid", type = "string", required = true, max = 
 local AUTH_CODE = { name = "authorization_code", type = "string", required = true, max = 32, charset = "order_no",
   conflict = "§3.9: charset `_ - | *` (old wiki `_-*`) -> the order-number charset" }
 
---- Object types (§2), by name.
+-- Object types (§2), by name.
 schema.types = {
-  --- §2.1 后付费项目
+  -- §2.1 后付费项目
   Payment = {
     fields = {
       { name = "name", type = "string", required = true, max = 20,
@@ -133,7 +133,7 @@ schema.types = {
         text = "§2.1: if name is given, at least one of amount and description must be given" },
     },
   },
-  --- §2.2 商户优惠
+  -- §2.2 商户优惠
   ServiceOrderCoupon = {
     fields = {
       { name = "name", type = "string", required = "discount_name_with_description", max = 20 },
@@ -148,7 +148,7 @@ schema.types = {
         text = "§2.2: if either name or description is filled, both must be" },
     },
   },
-  --- §2.3 服务时间段, as sent to create (E1)
+  -- §2.3 服务时间段, as sent to create (E1)
   TimeRange = {
     fields = {
       { name = "start_time", type = "string", required = true, formats = { "time14", "time8", "OnAccept" },
@@ -167,7 +167,7 @@ schema.types = {
         text = "§2.3: second precision: end_time > start_time; day precision: end_time ≥ start_time" },
     },
   },
-  --- §2.3, as sent to complete (E5): the actual service time; both times optional here (end_time is required when
+  -- §2.3, as sent to complete (E5): the actual service time; both times optional here (end_time is required when
   -- create had none: a server-state rule), no OnAccept.
   TimeRangeComplete = {
     fields = {
@@ -186,7 +186,7 @@ schema.types = {
         text = "§2.3/§3.5: end_time > start_time (≥ at day precision)" },
     },
   },
-  --- §2.3, as sent to direct-complete (E8): start_time required, no OnAccept.
+  -- §2.3, as sent to direct-complete (E8): start_time required, no OnAccept.
   TimeRangeDirect = {
     fields = {
       { name = "start_time", type = "string", required = true, formats = { "time14", "time8" } },
@@ -204,7 +204,7 @@ schema.types = {
         text = "§3.8: end_time > start_time (≥ at day precision)" },
     },
   },
-  --- §2.4 服务位置 (create, direct-complete)
+  -- §2.4 服务位置 (create, direct-complete)
   Location = {
     fields = {
       { name = "start_location", type = "string", max = 50,
@@ -217,14 +217,14 @@ schema.types = {
         text = "§2.4: end_location only if start_location is given" },
     },
   },
-  --- §2.4, as sent to complete (E5): only end_location is documented (that create had a start_location is a
+  -- §2.4, as sent to complete (E5): only end_location is documented (that create had a start_location is a
   -- server-state rule).
   LocationComplete = {
     fields = {
       { name = "end_location", type = "string", max = 50, conflict = "§2.4: 50 vs 20 -> 50" },
     },
   },
-  --- §2.5 服务风险金
+  -- §2.5 服务风险金
   RiskFund = {
     fields = {
       { name = "name", type = "string", required = true, enum = E.risk_fund_name,
@@ -234,7 +234,7 @@ schema.types = {
       { name = "description", type = "string", max = 30 },
     },
   },
-  --- §2.6 设备信息. Lengths are not documented (UNCERTAIN): none enforced.
+  -- §2.6 设备信息. Lengths are not documented (UNCERTAIN): none enforced.
   Device = {
     fields = {
       { name = "start_device_id", type = "string" },
@@ -242,7 +242,7 @@ schema.types = {
       { name = "materiel_no", type = "string" },
     },
   },
-  --- §3.7 sync detail
+  -- §3.7 sync detail
   SyncDetail = {
     fields = {
       { name = "paid_time", type = "string", required = true, formats = { "time14", "time8" },
@@ -351,7 +351,7 @@ local DISCOUNT_AMOUNT_WITH_NAME = { id = "discount_amount_with_name", kind = "re
   field = "amount", when = { field = "name", present = true },
   text = "§2.2: a discount's amount is required at complete/modify/direct-complete when its name is given" }
 
---- The merchant endpoints E1-E15 (§0, §3).
+-- The merchant endpoints E1-E15 (§0, §3).
 schema.endpoints = {
   {
     id = "E1", name = "create", title = "创建支付分订单 Create service order (§3.1)",
@@ -697,11 +697,11 @@ schema.endpoints = {
   },
 }
 
---- Index by id.
+-- Index by id.
 schema.by_id = {}
 for _, ep in ipairs(schema.endpoints) do schema.by_id[ep.id] = ep end
 
---- Rules that need server state or a clock: the sandbox's (documentation; not checked by validate.lua).
+-- Rules that need server state or a clock: the sandbox's (documentation; not checked by validate.lua).
 schema.server_rules = {
   { id = "start_time_not_past", endpoints = { "E1" },
     text = "§2.3: second precision: start_time > create-call time; day precision: start_time ≥ call date" },

@@ -82,7 +82,7 @@ M.endpoints = schema.endpoints
 local MAX_SAFE = 9007199254740991 -- 2^53 - 1, as the JSON encoder
 local EMPTY = setmetatable({}, { __newindex = function() error("validate: shared empty table", 2) end })
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- JSON markers of the codecs that may have produced the tables (looked up lazily, never required here)
 
 local NULLS = {}       -- values that mean JSON null
@@ -121,10 +121,10 @@ local function refresh_markers()
 end
 M.refresh_markers = refresh_markers
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- Values
 
---- Length of s in UTF-8 code points, or nil, byte position, reason ("invalid" | "4byte"), code point (4byte).
+-- Length of s in UTF-8 code points, or nil, byte position, reason ("invalid" | "4byte"), code point (4byte).
 -- Accepts RFC 3629 UTF-8 without overlong forms and surrogates; 4-byte sequences are valid UTF-8 but refused by
 -- the API (§1.1), so they are reported as such.
 local function ulen(s)
@@ -255,7 +255,7 @@ local function is_null(v)
   return (tv == "table" or tv == "userdata") and NULLS[v] == true
 end
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- Formats
 
 local DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
@@ -308,7 +308,7 @@ local function time_precision(s)
   return nil
 end
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- Problems
 
 -- The path of the value being checked: STACK[1..depth] (strings: object keys; numbers: 0-based array indexes).
@@ -345,7 +345,7 @@ local function warning(ctx, depth, last, rule, message, value)
     location = ctx.loc }
 end
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- Compilation of the schema
 
 local KINDS = { string = true, integer = true, boolean = true, object = true, array = true }
@@ -601,7 +601,7 @@ function compile_rule(r, where, node)
   return { id = id, def = r, run = run, location = r.location or "body" }
 end
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- Checking
 
 local check_object -- forward
@@ -833,7 +833,7 @@ local function check_params(ctx, node, given, is_query)
   return norm
 end
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- Endpoints and routes
 
 local COMPILED = {}   -- by id
@@ -1030,7 +1030,7 @@ function M.response(ep, data)
   return #ctx.problems == 0, ctx.problems, ctx.warnings
 end
 
----------------------------------------------------------------------------------------------------------------------
+-- ------------------------------------------------------------------------------------------------------------------
 -- Presentation
 
 local function where_text(p)
