@@ -18,6 +18,7 @@ local lazy = {
   new = function() return require("wechatpay.client").new end,
   all = function() return require("wechatpay.client").all end,
   reply = function() return require("wechatpay.client").reply end,
+  verify_bill = function() return require("wechatpay.client.verifier").bill end,
 }
 
 return setmetatable(M, {

@@ -231,6 +231,16 @@ describe("client pipeline", function()
     end)
   end)
 
+  it("checks a downloaded bill's SHA-1 against hash_value (cross-checked with openssl)", function()
+    local bill = "\31\139 交易时间,公众账号ID\n`2026-11-29,`wx1\n"
+    local hash = ossl:digest("sha1", bill)
+    assert.is_true(wechatpay.verify_bill(bill, hash:upper(), "SHA1"))
+    assert.is_true(wechatpay.verify_bill(bill, hash))
+    local ok, why = wechatpay.verify_bill(bill .. "x", hash)
+    assert.is_false(ok); assert.matches("differs", why)
+    assert.is_false((wechatpay.verify_bill(bill, hash, "MD5")))
+  end)
+
   it("turns non-2xx answers into protocol errors with every field", function()
     answer = function()
       return { status = 400, headers = { { "Request-ID", "RID-1" }, { "Content-Type", "application/json" } },

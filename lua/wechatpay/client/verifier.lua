@@ -136,4 +136,20 @@ function M.statement(path)
   return p == "/hk/v3/statements" or p == "/v3/global/statements"
 end
 
+--- Integrity of a downloaded bill (trade or fund-flow bill, §2): the SHA-1 of the
+-- bytes received against the `hash_value` (`hash_type` `SHA1`) of the preceding
+-- `tradebill`/`fundflowbill` answer. Hex is compared case-insensitively.
+-- @tparam string bytes the downloaded file, exactly as received (still gzipped if it came gzipped)
+-- @tparam string hash_value
+-- @tparam[opt="SHA1"] string hash_type
+-- @return true, or false and a reason
+function M.bill(bytes, hash_value, hash_type)
+  if type(bytes) ~= "string" or type(hash_value) ~= "string" then
+    error("verify_bill(bytes, hash_value [, hash_type]) expects strings", 2)
+  end
+  if hash_type ~= nil and hash_type:upper() ~= "SHA1" then return false, "unsupported hash_type " .. hash_type end
+  if core.sha1_hex(bytes) == hash_value:lower() then return true end
+  return false, "SHA-1 of the bill differs from hash_value"
+end
+
 return M
