@@ -1,6 +1,7 @@
 /*
- * json.c - strict RFC 8259 JSON decoder (building Lua values) and JSON string quoting.
- * See json.h for the contract. Single pass, recursive descent with an explicit depth limit.
+ * json.c - strict RFC 8259 JSON decoder (building Lua values), JSON string quoting and the output
+ * buffer the quoting and the encoder (json_encode.c) write into. See json.h for the contract.
+ * The decoder: single pass, recursive descent with an explicit depth limit.
  */
 #include "json.h"
 
@@ -11,14 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__GNUC__)
-#define WP_NOINLINE __attribute__((noinline))
-#define WP_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define WP_NOINLINE
-#define WP_UNLIKELY(x) (x)
-#endif
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------ */
 
@@ -48,7 +41,7 @@ size_t wp_utf8_seq(const unsigned char *p, const unsigned char *end)
 }
 
 /* Byte classes inside a JSON string: 0 plain ASCII, 1 '"', 2 '\\', 3 control, 4 non-ASCII. */
-static const unsigned char str_class[256] = {
+const unsigned char wp_json_str_class[256] = {
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
@@ -152,9 +145,9 @@ static WP_NOINLINE int parse_string(parser *ps)
     int buffered = 0;
 
     for (;;) {
-        while (p < end && str_class[*p] == 0) p++;
+        while (p < end && wp_json_str_class[*p] == 0) p++;
         if (WP_UNLIKELY(p >= end)) return fail(ps, end, "unterminated string, unexpected end of input");
-        switch (str_class[*p]) {
+        switch (wp_json_str_class[*p]) {
         case 1: /* closing quote */
             if (!buffered) {
                 lua_pushlstring(L, (const char *)run, (size_t)(p - run));
@@ -466,68 +459,111 @@ int wp_json_decode(lua_State *L, const char *s, size_t len, int array_mt, int nu
     return 1;
 }
 
+/* ---- output buffer ---------------------------------------------------------------------------- */
+
+void wp_jbuf_init(wp_jbuf *b, lua_State *L, int slot, char *init, size_t initcap)
+{
+    b->L = L;
+    b->p = init;
+    b->len = 0;
+    b->cap = initcap;
+    b->slot = slot;
+}
+
+void wp_jbuf_grow(wp_jbuf *b, size_t more)
+{
+    size_t cap = b->cap ? b->cap : 64;
+    char *p;
+    if (more > ((size_t)-1 / 2) - b->len) luaL_error(b->L, "JSON text too large");
+    while (cap - b->len < more) cap *= 2; /* b->len + more <= SIZE_MAX / 2: no overflow */
+    p = (char *)lua_newuserdata(b->L, cap);
+    if (b->len) memcpy(p, b->p, b->len);
+    lua_replace(b->L, b->slot); /* the old block (if any) is garbage now */
+    b->p = p;
+    b->cap = cap;
+}
+
 /* ---- quoting ---------------------------------------------------------------------------------- */
 
-int wp_json_quote(lua_State *L, const char *str, size_t len, char *err, size_t errsz)
+static void utf8_error(const unsigned char *s, const unsigned char *p, size_t n, char *err, size_t errsz)
+{
+    if (n != 4) {
+        snprintf(err, errsz, "invalid UTF-8 at byte %lu of the string", (unsigned long)(p - s) + 1);
+    } else {
+        unsigned cp = ((unsigned)(p[0] & 0x07) << 18) | ((unsigned)(p[1] & 0x3F) << 12) |
+                      ((unsigned)(p[2] & 0x3F) << 6) | (unsigned)(p[3] & 0x3F);
+        snprintf(err, errsz,
+                 "4-byte UTF-8 sequence (U+%04X) at byte %lu of the string: the API accepts only 1-3-byte UTF-8", cp,
+                 (unsigned long)(p - s) + 1);
+    }
+}
+
+int wp_json_quote_into(wp_jbuf *b, const char *str, size_t len, char *err, size_t errsz)
 {
     static const char hexd[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str, *p = s, *end = s + len, *run = s;
-    luaL_Buffer b;
 
-    /* validate first so that nothing is pushed on failure */
-    while (p < end) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        {
-            size_t n = wp_utf8_seq(p, end);
-            if (n == 0) {
-                snprintf(err, errsz, "invalid UTF-8 at byte %lu of the string", (unsigned long)(p - s) + 1);
-                return 0;
-            }
-            if (n == 4) {
-                unsigned cp = ((unsigned)(p[0] & 0x07) << 18) | ((unsigned)(p[1] & 0x3F) << 12) |
-                              ((unsigned)(p[2] & 0x3F) << 6) | (unsigned)(p[3] & 0x3F);
-                snprintf(err, errsz,
-                         "4-byte UTF-8 sequence (U+%04X) at byte %lu of the string: the API accepts only 1-3-byte UTF-8", cp,
-                         (unsigned long)(p - s) + 1);
+    if (WP_UNLIKELY(len > ((size_t)-1 / 4))) luaL_error(b->L, "JSON text too large");
+    if (WP_UNLIKELY(b->cap - b->len < len + 2)) wp_jbuf_grow(b, len + 2);
+    b->p[b->len++] = '"';
+    for (;;) {
+        unsigned char c;
+        char e[6];
+        size_t n;
+        while (p < end && wp_json_str_class[*p] == 0) p++;
+        if (p >= end) break;
+        c = *p;
+        if (wp_json_str_class[c] == 4) {
+            n = wp_utf8_seq(p, end);
+            if (n == 0 || n == 4) {
+                utf8_error(s, p, n, err, errsz);
                 return 0;
             }
             p += n;
+            continue;
         }
-    }
-
-    luaL_buffinit(L, &b);
-    luaL_addchar(&b, '"');
-    p = s;
-    for (;;) {
-        while (p < end && (str_class[*p] == 0 || str_class[*p] == 4)) p++;
-        luaL_addlstring(&b, (const char *)run, (size_t)(p - run));
-        if (p >= end) break;
-        luaL_addchar(&b, '\\');
-        switch (*p) {
-        case '"': luaL_addchar(&b, '"'); break;
-        case '\\': luaL_addchar(&b, '\\'); break;
-        case '\b': luaL_addchar(&b, 'b'); break;
-        case '\f': luaL_addchar(&b, 'f'); break;
-        case '\n': luaL_addchar(&b, 'n'); break;
-        case '\r': luaL_addchar(&b, 'r'); break;
-        case '\t': luaL_addchar(&b, 't'); break;
-        default: {
-            char u[5];
-            u[0] = 'u';
-            u[1] = '0';
-            u[2] = '0';
-            u[3] = hexd[*p >> 4];
-            u[4] = hexd[*p & 15];
-            luaL_addlstring(&b, u, 5);
+        wp_jbuf_add(b, (const char *)run, (size_t)(p - run));
+        e[0] = '\\';
+        n = 2;
+        switch (c) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            e[1] = 'u';
+            e[2] = '0';
+            e[3] = '0';
+            e[4] = hexd[c >> 4];
+            e[5] = hexd[c & 15];
+            n = 6;
         }
-        }
+        wp_jbuf_add(b, e, n);
         p++;
         run = p;
     }
-    luaL_addchar(&b, '"');
-    luaL_pushresult(&b);
+    wp_jbuf_add(b, (const char *)run, (size_t)(end - run));
+    wp_jbuf_addchar(b, '"');
+    return 1;
+}
+
+int wp_json_quote(lua_State *L, const char *s, size_t len, char *err, size_t errsz)
+{
+    char init[256];
+    wp_jbuf b;
+    int slot;
+    luaL_checkstack(L, 3, "JSON quoting");
+    lua_pushnil(L); /* the buffer's slot */
+    slot = lua_gettop(L);
+    wp_jbuf_init(&b, L, slot, init, sizeof init);
+    if (!wp_json_quote_into(&b, s, len, err, errsz)) {
+        lua_settop(L, slot - 1);
+        return 0;
+    }
+    lua_pushlstring(L, b.p, b.len);
+    lua_remove(L, slot);
     return 1;
 }

@@ -9,7 +9,7 @@
 
 /* Each adds its functions/fields to the table on top of the stack. */
 void wp_open_crypto(lua_State *L); /* lcrypto.c: keys, sign/verify, OAEP, GCM, random, digests, base64 */
-void wp_open_json(lua_State *L);   /* ljson.c: json_decode, json_quote */
+void wp_open_json(lua_State *L);   /* ljson.c: json_decode, json_quote, json_encoder */
 void wp_open_http(lua_State *L);   /* lhttp.c: http_session, curl_version */
 
 #endif

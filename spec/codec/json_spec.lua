@@ -416,3 +416,161 @@ describe("json round trip (randomized, fixed seed)", function()
     end
   end)
 end)
+
+describe("json.encode: exact text and messages", function()
+  it("writes the seed create body byte for byte", function()
+    local body = {
+      out_order_no = "1234323JKHDFE1243252", appid = "wxd678efh567hg6787", service_id = "500001",
+      service_introduction = "充电宝租借",
+      post_payments = { { name = "租金", amount = 40000, description = "2元/小时", count = 1 },
+        { name = "服务费", amount = 400.0, description = "每次 4 元", count = 2 } },
+      post_discounts = { { name = "新用户优惠", description = "首单立减", amount = 100, count = 1 } },
+      time_range = { start_time = "OnAccept", end_time = "20251231235959", start_time_remark = "借出" },
+      location = { start_location = "北京市海淀区 A 座" },
+      risk_fund = { name = "DEPOSIT", amount = 99900, description = "押金" },
+      attach = "order%3D1234%26shop%3D77", notify_url = "https://merchant.example.com/wxpay/payscore/notify",
+      need_user_confirm = true, device = { start_device_id = "SN20251231A001", materiel_no = "M1000023" },
+      extra = json.empty_array, remark = "a/b\\c\"d\te\127\1",
+    }
+    assert.equal('{"appid":"wxd678efh567hg6787","attach":"order%3D1234%26shop%3D77","device":{"materiel_no":'
+      .. '"M1000023","start_device_id":"SN20251231A001"},"extra":[],"location":{"start_location":"北京市海淀区 A 座"},'
+      .. '"need_user_confirm":true,"notify_url":"https://merchant.example.com/wxpay/payscore/notify","out_order_no":'
+      .. '"1234323JKHDFE1243252","post_discounts":[{"amount":100,"count":1,"description":"首单立减","name":'
+      .. '"新用户优惠"}],"post_payments":[{"amount":40000,"count":1,"description":"2元/小时","name":"租金"},'
+      .. '{"amount":400,"count":2,"description":"每次 4 元","name":"服务费"}],"remark":"a/b\\\\c\\"d\\te\127\\u0001",'
+      .. '"risk_fund":{"amount":99900,"description":"押金","name":"DEPOSIT"},"service_id":"500001",'
+      .. '"service_introduction":"充电宝租借","time_range":{"end_time":"20251231235959","start_time":"OnAccept",'
+      .. '"start_time_remark":"借出"}}', enc(body))
+  end)
+
+  it("names the refused number exactly", function()
+    local BEYOND = " is beyond ±(2^53-1), not exactly representable on LuaJIT; send large identifiers as strings"
+    assert.equal("/a: must be an integer, got 0.10000000000000001", enc_err{ a = 0.1 }.message)
+    assert.equal("/a: must be an integer, got 0.33333333333333331", enc_err{ a = 1 / 3 }.message)
+    assert.equal("/a: must be an integer, got -0.5", enc_err{ a = -0.5 }.message)
+    assert.equal("/a: integer 1.0000000000000001e+300" .. BEYOND, enc_err{ a = 1e300 }.message)
+    assert.equal("/a: integer -1.0000000000000001e+300" .. BEYOND, enc_err{ a = -1e300 }.message)
+    assert.equal("/a: integer 9007199254740992" .. BEYOND, enc_err{ a = 2 ^ 53 }.message)
+    assert.equal("/~0~1/~1~0/0: must be an integer, got inf", enc_err{ ["~/"] = { ["/~"] = { math.huge } } }.message)
+    if is54 then
+      assert.equal("/a: integer 9223372036854775807" .. BEYOND, enc_err{ a = math.maxinteger }.message)
+    end
+  end)
+
+  it("names the offending key of a mixed or sparse table exactly", function()
+    assert.equal("sparse or mixed table: key 1.5 in an array of length 1", enc_err{ [1] = 1, [1.5] = 2 }.message)
+    assert.equal("mixed or sparse table: key 1 in an object (only string keys; an array must be a sequence 1..n)",
+      enc_err(json.object{ 1 }).message)
+    assert.equal("/x: mixed or sparse table: key 1.5 in an object (only string keys; an array must be a sequence "
+      .. "1..n)", enc_err{ x = { [1.5] = 1 } }.message)
+    assert.equal("/x: non-string key (boolean) in an object", enc_err{ x = { [true] = 1 } }.message)
+    assert.equal("/t: sparse or mixed table: key 2 in an array of length 0", enc_err{ t = json.array{ [2] = 1 } }.message)
+    assert.equal('/t: mixed table: string key "a\\\n\\0b\\"\\\\" in an array',
+      enc_err{ t = { 1, 2, ["a\n\0b\"\\"] = 3 } }.message)
+    assert.equal("/t: sparse or mixed table: key -1 in an array of length 2", enc_err{ t = { 1, 2, [-1] = 3 } }.message)
+    assert.equal("/t: sparse or mixed table: key 2.5 in an array of length 2", enc_err{ t = { 1, 2, [2.5] = 3 } }.message)
+    assert.equal("/t: sparse or mixed table: key false in an array of length 2",
+      enc_err{ t = { 1, 2, [false] = 3 } }.message)
+    assert.equal("/a/1: invalid UTF-8 at byte 4 of the string", enc_err{ a = { "ok", "bad\255" } }.message)
+    assert.equal("/a/b: cannot encode a thread value", enc_err{ a = { b = coroutine.create(print) } }.message)
+    assert.equal("cannot encode a nil value", enc_err(nil).message)
+  end)
+
+  it("reports the first error in key order, keys and values alike", function()
+    assert.equal("/a: must be an integer, got 0.5", enc_err{ a = 0.5, ["k\255"] = 1 }.message)
+    assert.equal("/A\255: key: invalid UTF-8 at byte 2 of the string", enc_err{ ["A\255"] = 1, z = 0.5 }.message)
+    assert.equal("/z: must be an integer, got 0.5", enc_err{ ["\255"] = 1, z = 0.5 }.message) -- "\255" sorts last
+    assert.equal("/: must be an integer, got 1.5", enc_err{ [""] = 1.5 }.message)
+    assert.equal("/", enc_err{ [""] = 1.5 }.pointer)
+  end)
+
+  it("reads marks as getmetatable() answers them (__metatable)", function()
+    assert.equal("[1,2]", enc(setmetatable({ 1, 2 }, { __metatable = json.array_mt })))
+    assert.equal("[]", enc(setmetatable({ 1, 2, 3 }, { __metatable = getmetatable(json.empty_array) })))
+    assert.equal("{}", enc(setmetatable({ 1 }, { __metatable = getmetatable(json.empty_object) })))
+    assert.equal('{"a":1}', enc(setmetatable({ a = 1 }, { __metatable = false })))
+    assert.equal("{}", enc(setmetatable({}, { __metatable = "locked" })))
+    assert.equal("[1]", enc(setmetatable({ 1 }, { __metatable = "locked" })))
+    assert.equal('{"a":[2]}', enc{ a = setmetatable({ 2 }, { __index = function() return 0 end }) })
+  end)
+
+  it("writes lua-cjson's empty array marker as [] when lua-cjson has one", function()
+    local cjson = require "cjson"
+    local saved = cjson.empty_array
+    local marker = io.stdout -- any userdata: lua-cjson 2.1.0 (Debian 12) has no marker of its own
+    cjson.empty_array = marker
+    local ok, s = pcall(json.encode, { list = marker })
+    cjson.empty_array = saved
+    assert.is_true(ok, s)
+    assert.equal('{"list":[]}', s)
+    assert.equal("/list: cannot encode a userdata value", enc_err{ list = marker }.message)
+  end)
+
+  it("encodes the same under repeated and interleaved calls (no state kept between calls)", function()
+    local a = { z = { 1, 2 }, y = json.array{}, x = "é" }
+    local b = { ["\255"] = 1 }
+    local first = enc(a)
+    for _ = 1, 50 do
+      assert.equal(first, enc(a))
+      assert.is_nil((json.encode(b)))
+    end
+    assert.equal('{"x":"é","y":[],"z":[1,2]}', first)
+  end)
+end)
+
+describe("json.encode: error pointers (randomized, fixed seed)", function()
+  local seed = 777
+  local function rnd(n)
+    seed = seed * 48271 % 2147483647
+    return seed % n + 1
+  end
+  local KEYS = { "a", "b", "amount", "~", "/", "a/b", "~1", "", "中", "x y", "\"" }
+  local BAD = {
+    { 0.5, "must be an integer, got 0.5" },
+    { 0 / 0, "must be an integer, got NaN" },
+    { json.null, "JSON null is not accepted by the API; omit the key" },
+    { "x\255", "invalid UTF-8 at byte 2 of the string" },
+    { "\240\159\152\128", "4-byte UTF-8 sequence (U+1F600) at byte 1 of the string: the API accepts only 1-3-byte UTF-8" },
+    { print, "cannot encode a function value" },
+    { -2 ^ 53, "integer -9007199254740992 is beyond ±(2^53-1), not exactly representable on LuaJIT; send large "
+      .. "identifiers as strings" },
+  }
+  local function escape(tok)
+    return (tostring(tok):gsub("~", "~0"):gsub("/", "~1"))
+  end
+
+  -- a valid value with one bad leaf at a known path; returns value, pointer
+  local function build(depth)
+    if depth == 0 or rnd(4) == 1 then
+      local bad = BAD[rnd(#BAD)]
+      return bad[1], "", bad[2]
+    end
+    local child, ptr, msg = build(depth - 1)
+    if rnd(2) == 1 then
+      local a = json.array{}
+      local n = rnd(4)
+      local at = rnd(n)
+      for i = 1, n do a[i] = (i == at) and child or { ok = i, s = "v" .. i } end
+      return a, "/" .. (at - 1) .. ptr, msg
+    else
+      local o = {}
+      local k = KEYS[rnd(#KEYS)]
+      for _ = 1, rnd(4) do
+        local other = KEYS[rnd(#KEYS)] .. "_"
+        o[other] = { n = rnd(100), t = json.array{ true, "x" } }
+      end
+      o[k] = child
+      return o, "/" .. escape(k) .. ptr, msg
+    end
+  end
+
+  it("points at the one bad value, over 500 generated bodies", function()
+    for i = 1, 500 do
+      local v, ptr, msg = build(rnd(8))
+      local err = enc_err(v)
+      assert(err.pointer == ptr, ("value %d: pointer %q, expected %q"):format(i, err.pointer, ptr))
+      local expected = (ptr ~= "" and (ptr .. ": ") or "") .. msg
+      assert(err.message == expected, ("value %d: %q, expected %q"):format(i, err.message, expected))
+    end
+  end)
+end)

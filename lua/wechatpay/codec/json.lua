@@ -5,7 +5,8 @@
 --   local value, err = json.decode('{"total_amount":40000,"post_payments":[]}')
 --
 -- Encoding (`json.encode(v)` -> string | nil, err; err is a `usage` error whose message starts with the JSON
--- Pointer of the offending value, e.g. `/post_payments/0/amount: must be an integer, got 400.5`):
+-- Pointer of the offending value, e.g. `/post_payments/0/amount: must be an integer, got 400.5`). The C core does
+-- the work (`core.json_encoder`, src/json_encode.c); the messages are written here:
 --  * Numbers must be integers: NaN, ±inf and non-integral numbers are refused (amounts are integers in fen). A float
 --    with an integral value (40000.0 under 5.4) is written as the integer `40000`: the API sees an integer.
 --    Integers must lie within ±(2^53 - 1): LuaJIT cannot represent larger ones exactly, and 5.4 refuses them too so
@@ -31,19 +32,18 @@
 local core = require "wechatpay.core"
 local errors = require "wechatpay.errors"
 
-local type, next, tostring, getmetatable, setmetatable, rawget, error = type, next, tostring, getmetatable,
-  setmetatable, rawget, error
+local type, next, tostring, setmetatable, getmetatable, error = type, next, tostring, setmetatable, getmetatable,
+  error
 local floor, huge = math.floor, math.huge
-local format, byte, gsub = string.format, string.byte, string.gsub
-local concat, sort = table.concat, table.sort
-local json_quote, json_decode = core.json_quote, core.json_decode
-local tointeger = math.tointeger -- nil on LuaJIT
-local mtype = math.type          -- nil on LuaJIT
+local format, gsub = string.format, string.gsub
+local concat = table.concat
+local json_decode = core.json_decode
+local mtype = math.type -- nil on LuaJIT
+local package = package
 
 local json = {}
 
-local MAX_SAFE = 9007199254740991 -- 2^53 - 1
-local MAX_DEPTH = 1000
+local MAX_DEPTH = 1000 -- WP_JSON_MAX_DEPTH of src/json.h
 
 local function frozen(name)
   return function()
@@ -97,279 +97,81 @@ function json.is_array(t)
   return mt == array_mt or mt == empty_array_mt
 end
 
--- lua-cjson interop, looked up lazily (never required here): its null is refused like ours, its array markers are
--- honoured.
-local function cjson_marks()
-  local cj = package.loaded.cjson
-  if type(cj) ~= "table" then return nil end
-  return cj.null, cj.array_mt, cj.empty_array
-end
-
--- Byte-wise key order. Lua compares strings with strcoll(): byte-wise in the C locale (the default of lua5.4, luajit
--- and nginx, none of which calls setlocale); otherwise fall back to an explicit byte comparison.
-local function bytewise_less(a, b)
-  local n = #a < #b and #a or #b
-  for i = 1, n do
-    local x, y = byte(a, i), byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-
-local function collation_is_bytewise()
-  local ok, loc = pcall(os.setlocale, nil, "collate")
-  return not ok or loc == nil or loc == "C" or loc == "POSIX"
-end
-
 -- ---- encoder ------------------------------------------------------------------------------------
--- One state table per call: buf (output pieces), path (the key at each depth, for the JSON Pointer of a failure),
--- seen (tables being encoded: cycle detection), the key order and lua-cjson's markers. The count of pieces `n` is
--- passed along: every encode function appends to st.buf after piece n and returns the new count, or nil and a
--- message (st.fail_depth then says where). Strings and in-range integers inside arrays and objects are handled
--- inline (no call per value): this is the hot path.
-
-local function pointer(path, depth)
-  local parts = {}
-  for i = 1, depth do
-    parts[i] = "/" .. gsub(gsub(tostring(path[i]), "~", "~0"), "/", "~1")
-  end
-  return concat(parts)
-end
-
-local function fail(st, depth, msg)
-  st.fail_depth = depth
-  return nil, msg
-end
+-- The C encoder (src/json_encode.c) knows the markers through its upvalues; lua-cjson's (its null is refused like
+-- ours, its array markers honoured) are looked up at each call, lazily: this module never requires lua-cjson. On a
+-- failure it answers nil, the JSON Pointer's tokens, the problem's name and up to two values; the messages are
+-- written here, and only here.
+local encode_c = core.json_encoder{
+  array_mt = array_mt, object_mt = object_mt, null = null,
+  empty_array_mt = empty_array_mt, empty_object_mt = empty_object_mt,
+}
 
 local NULL_MSG = "JSON null is not accepted by the API; omit the key"
 local BEYOND = "integer %s is beyond ±(2^53-1), not exactly representable on LuaJIT; send large identifiers as strings"
 local HAS_INT = mtype ~= nil -- Lua 5.3/5.4: integer subtype
 
--- Quoted object keys: field names repeat across bodies, so their quoting is cached (bounded).
-local key_cache, key_cache_n = {}, 0
-local KEY_CACHE_MAX = 2048
-
--- A number that is not a plain in-range integer (floats, -0 and 0 on LuaJIT, NaN, ±inf, out of range).
-local function encode_number(st, v, depth, n)
-  if v ~= v then return fail(st, depth, "must be an integer, got NaN") end
-  if v == huge or v == -huge then return fail(st, depth, "must be an integer, got " .. tostring(v)) end
-  if HAS_INT and mtype(v) == "integer" then
-    if v > MAX_SAFE or v < -MAX_SAFE then return fail(st, depth, format(BEYOND, format("%d", v))) end
-  else
-    if v ~= floor(v) then return fail(st, depth, "must be an integer, got " .. format("%.17g", v)) end
-    if v > MAX_SAFE or v < -MAX_SAFE then return fail(st, depth, format(BEYOND, format("%.17g", v))) end
+local function pointer(path)
+  local parts = {}
+  for i = 1, #path do
+    parts[i] = "/" .. gsub(gsub(tostring(path[i]), "~", "~0"), "/", "~1")
   end
-  n = n + 1
-  -- an integral float is written as the integer (40000.0 -> 40000, -0.0 -> 0)
-  st.buf[n] = HAS_INT and tointeger(v) or format("%d", v)
-  return n
+  return concat(parts)
 end
 
-local encode_value
-
-local function array_error(st, t, len, depth)
-  for k in next, t do
-    if type(k) == "string" then
-      return fail(st, depth, format("mixed table: string key %q in an array", k))
-    elseif type(k) ~= "number" or k < 1 or k > len or k ~= floor(k) then
-      return fail(st, depth, "sparse or mixed table: key " .. tostring(k) .. " in an array of length " .. len)
-    end
-  end
-  return fail(st, depth, "sparse array: holes below length " .. len)
-end
-
-local function encode_array(st, t, depth, n)
-  local len, count = #t, 0
-  for _ in next, t do count = count + 1 end
-  -- count == len and t[1..len] all non-nil  <=>  the keys are exactly 1..len
-  if count ~= len then return array_error(st, t, len, depth) end
-  local buf, d = st.buf, depth + 1
-  n = n + 1
-  buf[n] = "["
-  for i = 1, len do
-    if i > 1 then
-      n = n + 1
-      buf[n] = ","
-    end
-    local v = t[i]
-    local tv = type(v)
-    local q = tv == "string" and json_quote(v)
-    if q then
-      n = n + 1
-      buf[n] = q
-    elseif tv == "number" and (HAS_INT and (mtype(v) == "integer" and v <= MAX_SAFE and v >= -MAX_SAFE)
-        or (not HAS_INT and v == floor(v) and v < 1e14 and v > -1e14 and v ~= 0)) then
-      n = n + 1
-      buf[n] = v -- written by table.concat: integers (5.4) or "%.14g" (LuaJIT: exact below 1e14, no exponent)
-    else
-      if v == nil then return array_error(st, t, len, depth) end
-      st.path[d] = i - 1
-      local err
-      n, err = encode_value(st, v, d, n)
-      if not n then return nil, err end
-    end
-  end
-  n = n + 1
-  buf[n] = "]"
-  return n
-end
-
-local function encode_object(st, t, depth, n)
-  local keys, nk = {}, 0
-  for k in next, t do
-    if type(k) ~= "string" then
-      if type(k) == "number" then
-        return fail(st, depth, "mixed or sparse table: key " .. tostring(k) .. " in an object (only string keys; "
-          .. "an array must be a sequence 1..n)")
-      end
-      return fail(st, depth, "non-string key (" .. type(k) .. ") in an object")
-    end
-    nk = nk + 1
-    keys[nk] = k
-  end
-  if nk > 1 then
-    if not st.bytewise then
-      sort(keys, bytewise_less)
-    elseif nk <= 16 then
-      -- insertion sort: fewer calls than table.sort for the small objects of this API (2x faster on LuaJIT)
-      for i = 2, nk do
-        local x, j = keys[i], i - 1
-        while j > 0 and x < keys[j] do
-          keys[j + 1] = keys[j]
-          j = j - 1
-        end
-        keys[j + 1] = x
-      end
-    else
-      sort(keys)
-    end
-  end
-  local buf, d = st.buf, depth + 1
-  n = n + 1
-  buf[n] = "{"
-  for i = 1, nk do
-    local k = keys[i]
-    local qk = key_cache[k]
-    if qk == nil then
-      local msg
-      qk, msg = json_quote(k)
-      if not qk then
-        st.path[d] = k
-        return fail(st, d, "key: " .. msg)
-      end
-      if key_cache_n >= KEY_CACHE_MAX then key_cache, key_cache_n = {}, 0 end
-      key_cache[k] = qk
-      key_cache_n = key_cache_n + 1
-    end
-    if i > 1 then
-      n = n + 1
-      buf[n] = ","
-    end
-    buf[n + 1] = qk
-    buf[n + 2] = ":"
-    n = n + 2
-    local v = t[k]
-    local tv = type(v)
-    local q = tv == "string" and json_quote(v)
-    if q then
-      n = n + 1
-      buf[n] = q
-    elseif tv == "number" and (HAS_INT and (mtype(v) == "integer" and v <= MAX_SAFE and v >= -MAX_SAFE)
-        or (not HAS_INT and v == floor(v) and v < 1e14 and v > -1e14 and v ~= 0)) then
-      n = n + 1
-      buf[n] = v
-    else
-      st.path[d] = k
-      local err
-      n, err = encode_value(st, v, d, n)
-      if not n then return nil, err end
-    end
-  end
-  n = n + 1
-  buf[n] = "}"
-  return n
-end
-
-encode_value = function(st, v, depth, n)
-  local tv = type(v)
-  if tv == "string" then
-    local q, msg = json_quote(v)
-    if not q then return fail(st, depth, msg) end
-    n = n + 1
-    st.buf[n] = q
-    return n
-  elseif tv == "number" then
-    return encode_number(st, v, depth, n)
-  elseif tv == "boolean" then
-    n = n + 1
-    st.buf[n] = v and "true" or "false"
-    return n
-  elseif tv == "table" then
-    local mt = getmetatable(v)
-    local kind
-    if mt ~= nil then
-      if mt == array_mt then
-        kind = 1
-      elseif mt == object_mt then
-        kind = 2
-      elseif v == null then
-        return fail(st, depth, NULL_MSG)
-      elseif mt == empty_array_mt or mt == empty_object_mt then
-        n = n + 1
-        st.buf[n] = mt == empty_array_mt and "[]" or "{}"
-        return n
-      elseif st.cjson_array_mt ~= nil and mt == st.cjson_array_mt then
-        kind = 1
+local problems = {
+  -- a number that is not a plain in-range integer (the encoder writes integral floats as integers)
+  number = function(v)
+    if v ~= v then return "must be an integer, got NaN" end
+    if v == huge or v == -huge then return "must be an integer, got " .. tostring(v) end
+    if HAS_INT and mtype(v) == "integer" then return format(BEYOND, format("%d", v)) end
+    if v ~= floor(v) then return "must be an integer, got " .. format("%.17g", v) end
+    return format(BEYOND, format("%.17g", v)) -- an integral float beyond ±(2^53 - 1)
+  end,
+  string = function(msg) return msg end,
+  key = function(msg) return "key: " .. msg end,
+  null = function() return NULL_MSG end,
+  cjson_null = function() return NULL_MSG .. " (cjson.null)" end,
+  depth = function() return "nesting deeper than " .. MAX_DEPTH .. " levels" end,
+  cycle = function() return "cycle: a table contains itself" end,
+  type = function(v) return "cannot encode a " .. type(v) .. " value" end,
+  -- an array whose keys are not exactly 1..len: name the first key (in next() order) that is not
+  array = function(t, len)
+    for k in next, t do
+      if type(k) == "string" then
+        return format("mixed table: string key %q in an array", k)
+      elseif type(k) ~= "number" or k < 1 or k > len or k ~= floor(k) then
+        return "sparse or mixed table: key " .. tostring(k) .. " in an array of length " .. len
       end
     end
-    if depth >= MAX_DEPTH then return fail(st, depth, "nesting deeper than " .. MAX_DEPTH .. " levels") end
-    if kind == nil then
-      if next(v) == nil then
-        n = n + 1
-        st.buf[n] = "{}"
-        return n
-      end
-      kind = rawget(v, 1) ~= nil and 1 or 2
+    return "sparse array: holes below length " .. len
+  end,
+  object_key = function(k)
+    if type(k) == "number" then
+      return "mixed or sparse table: key " .. tostring(k) .. " in an object (only string keys; "
+        .. "an array must be a sequence 1..n)"
     end
-    local seen = st.seen
-    if seen[v] then return fail(st, depth, "cycle: a table contains itself") end
-    seen[v] = true
-    local err
-    if kind == 1 then
-      n, err = encode_array(st, v, depth, n)
-    else
-      n, err = encode_object(st, v, depth, n)
-    end
-    seen[v] = nil
-    return n, err
-  elseif tv == "userdata" and st.cjson_null ~= nil and v == st.cjson_null then
-    return fail(st, depth, NULL_MSG .. " (cjson.null)")
-  elseif tv == "userdata" and st.cjson_empty_array ~= nil and v == st.cjson_empty_array then
-    n = n + 1
-    st.buf[n] = "[]"
-    return n
-  end
-  return fail(st, depth, "cannot encode a " .. tv .. " value")
-end
+    return "non-string key (" .. type(k) .. ") in an object"
+  end,
+}
 
 --- Encode a Lua value as JSON text for a request body.
 -- @return string, or nil and a `usage` error (fields: message, pointer)
 function json.encode(value)
-  local cjson_null, cjson_array_mt, cjson_empty_array = cjson_marks()
-  local st = {
-    buf = {}, path = {}, seen = {}, fail_depth = 0,
-    bytewise = collation_is_bytewise(),
-    cjson_null = cjson_null, cjson_array_mt = cjson_array_mt, cjson_empty_array = cjson_empty_array,
-  }
-  local n, msg = encode_value(st, value, 0, 0)
-  if not n then
-    local ptr = pointer(st.path, st.fail_depth)
-    return nil, errors.new("usage", {
-      message = (ptr ~= "" and (ptr .. ": ") or "") .. msg,
-      pointer = ptr,
-    })
+  local cj = package.loaded.cjson
+  local s, path, problem, a, b
+  if type(cj) == "table" then
+    s, path, problem, a, b = encode_c(value, cj.null, cj.array_mt, cj.empty_array)
+  else
+    s, path, problem, a, b = encode_c(value)
   end
-  return concat(st.buf, "", 1, n)
+  if s then return s end
+  local ptr = pointer(path)
+  local msg = problems[problem](a, b)
+  return nil, errors.new("usage", {
+    message = (ptr ~= "" and (ptr .. ": ") or "") .. msg,
+    pointer = ptr,
+  })
 end
 
 --- Decode JSON text (a response body).
