@@ -2,7 +2,9 @@
 --
 -- The same module runs in the client (Lua 5.4 or LuaJIT) and inside the sandbox (nginx, LuaJIT): pure Lua, no C
 -- core, no `utf8` library, no `math.type` requirement. The schema is compiled once at load; a validation allocates
--- only the result lists (and a normalised copy of the query parameters of GET endpoints).
+-- only the result lists (and a normalised copy of the query parameters of GET endpoints). Each string field
+-- remembers the last value that passed its checks (see check_string), so the values a merchant sends again and again
+-- (appid, service_id, descriptions) are not counted again; results never depend on it.
 --
 -- ## API
 --
@@ -132,9 +134,11 @@ local function ulen(s)
   if utf8_len then
     -- Lua 5.4's strict utf8.len (C) refuses overlong forms, surrogates and code points above U+10FFFF like the loop
     -- below; it accepts 4-byte sequences, which the API refuses. On failure the loop finds the position and reason.
+    -- (the anchored, negated classes below scan once; an unanchored find("[\240-\255]") restarts the matcher at
+    -- every byte and costs about twice as much)
     local count = utf8_len(s)
-    if count == n or (count and not find(s, "[\240-\255]")) then return count end
-  elseif not find(s, "[\128-\255]") then
+    if count == n or (count and find(s, "^[^\240-\255]*$")) then return count end
+  elseif find(s, "^[^\128-\255]*$") then
     return n
   end
   local i, count = 1, 0
@@ -267,16 +271,29 @@ local function date_ok(y, m, d)
   return d <= dim
 end
 
+-- Digits are tested byte by byte (a Lua `%d` is an ASCII digit: C's isdigit is 0-9 in every locale), which costs a
+-- fraction of a match() with six captures and six tonumber() calls; the results are the same.
 local FORMAT_CHECK = {
   time14 = function(s)
-    local y, m, d, hh, mi, ss = match(s, "^(%d%d%d%d)(%d%d)(%d%d)(%d%d)(%d%d)(%d%d)$")
-    if not y then return false end
-    return date_ok(tonumber(y), tonumber(m), tonumber(d)) and tonumber(hh) < 24 and tonumber(mi) < 60
-      and tonumber(ss) < 60
+    if #s ~= 14 then return false end
+    local b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14 = byte(s, 1, 14)
+    if b1 < 48 or b1 > 57 or b2 < 48 or b2 > 57 or b3 < 48 or b3 > 57 or b4 < 48 or b4 > 57
+      or b5 < 48 or b5 > 57 or b6 < 48 or b6 > 57 or b7 < 48 or b7 > 57 or b8 < 48 or b8 > 57
+      or b9 < 48 or b9 > 57 or b10 < 48 or b10 > 57 or b11 < 48 or b11 > 57 or b12 < 48 or b12 > 57
+      or b13 < 48 or b13 > 57 or b14 < 48 or b14 > 57 then
+      return false
+    end
+    return date_ok(b1 * 1000 + b2 * 100 + b3 * 10 + b4 - 53328, b5 * 10 + b6 - 528, b7 * 10 + b8 - 528)
+      and b9 * 10 + b10 - 528 < 24 and b11 * 10 + b12 - 528 < 60 and b13 * 10 + b14 - 528 < 60
   end,
   time8 = function(s)
-    local y, m, d = match(s, "^(%d%d%d%d)(%d%d)(%d%d)$")
-    return y ~= nil and date_ok(tonumber(y), tonumber(m), tonumber(d))
+    if #s ~= 8 then return false end
+    local b1, b2, b3, b4, b5, b6, b7, b8 = byte(s, 1, 8)
+    if b1 < 48 or b1 > 57 or b2 < 48 or b2 > 57 or b3 < 48 or b3 > 57 or b4 < 48 or b4 > 57
+      or b5 < 48 or b5 > 57 or b6 < 48 or b6 > 57 or b7 < 48 or b7 > 57 or b8 < 48 or b8 > 57 then
+      return false
+    end
+    return date_ok(b1 * 1000 + b2 * 100 + b3 * 10 + b4 - 53328, b5 * 10 + b6 - 528, b7 * 10 + b8 - 528)
   end,
   OnAccept = function(s) return s == "OnAccept" end,
   rfc3339 = function(s)
@@ -290,7 +307,13 @@ local FORMAT_CHECK = {
     return rest == "Z" or find(rest, "^[+-]%d%d:%d%d$") ~= nil
   end,
   notify_url = function(s)
-    if find(s, "[%s%c?#]") then return false end
+    -- (anchored and negated: the same test as `find(s, "[%s%c?#]")`, in one scan)
+    if not find(s, "^[^%s%c?#]*$") then return false end
+    -- the common case, decided as the general one below would: scheme "https", a non-empty host
+    if sub(s, 1, 8) == "https://" then
+      local b = byte(s, 9)
+      if b and b ~= 47 then return true end
+    end
     local scheme, host = match(s, "^(%a[%w+.%-]*)://([^/]+)")
     if not scheme then return false end
     scheme = lower(scheme)
@@ -395,6 +418,15 @@ local function compile_field(f, where)
       if not cs then error("schema: " .. what .. ": unknown charset " .. tostring(f.charset)) end
       cf.charset, cf.charset_text = cs.pattern, cs.text
     end
+    cf.more = (cf.enum or cf.formats or cf.charset) and true or false -- any check beyond the length
+    -- check_string() remembers the last value of this field that passed (see there), unless a check depends on the
+    -- C locale (the character classes %a %c %s %w ... of notify_url and of a charset pattern: os.setlocale() may
+    -- change their answer between two calls)
+    local locale_free = not (f.charset and find(cf.charset, "%%[aAcCgGlLpPsSuUwW]"))
+    for _, name in ipairs(f.formats or EMPTY) do
+      if name == "notify_url" then locale_free = false end
+    end
+    cf.memo = locale_free
   elseif f.type == "integer" then
     cf.min, cf.maxv = f.min, f.max
     cf.what = f.unit == "fen" and "an integer number of fen" or "an integer"
@@ -413,7 +445,7 @@ local compile_rule -- forward
 
 -- fields: array of field definitions; rules: array of rule definitions (or nil); where: a name for messages
 function compile_node(fields, rules, where)
-  local node = { fields = {}, known = {}, rules = {}, where = where }
+  local node = { fields = {}, known = {}, rules = {}, runs = {}, where = where }
   for i, f in ipairs(fields or EMPTY) do
     local cf = compile_field(f, where)
     node.fields[i] = cf
@@ -421,7 +453,9 @@ function compile_node(fields, rules, where)
   end
   local ids = {}
   for _, r in ipairs(rules or EMPTY) do
-    node.rules[#node.rules + 1] = compile_rule(r, where, node)
+    local rule = compile_rule(r, where, node)
+    node.rules[#node.rules + 1] = rule
+    node.runs[#node.runs + 1] = rule.run
     ids[r.id] = true
   end
   for _, cf in ipairs(node.fields) do
@@ -506,12 +540,20 @@ function compile_rule(r, where, node)
     local field, needs = r.field, r.needs
     local msg = "is allowed only together with " .. needs
     run = function(ctx, obj, depth)
-      if present(obj[field]) and not present(obj[needs]) then problem(ctx, depth, field, id, msg, obj[field]) end
+      -- present(), inline: these rules run for every object of their type
+      local x = obj[field]
+      if x == nil or (NULLS[x] and (type(x) == "table" or type(x) == "userdata")) then return end
+      local y = obj[needs]
+      if y == nil or (NULLS[y] and (type(y) == "table" or type(y) == "userdata")) then
+        problem(ctx, depth, field, id, msg, x)
+      end
     end
   elseif kind == "together" then
     local a, b = r.fields[1], r.fields[2]
     run = function(ctx, obj, depth)
-      local pa, pb = present(obj[a]), present(obj[b])
+      local x, y = obj[a], obj[b]
+      local pa = x ~= nil and not (NULLS[x] and (type(x) == "table" or type(x) == "userdata"))
+      local pb = y ~= nil and not (NULLS[y] and (type(y) == "table" or type(y) == "userdata"))
       if pa and not pb then
         problem(ctx, depth, b, id, "is required together with " .. a)
       elseif pb and not pa then
@@ -522,8 +564,12 @@ function compile_rule(r, where, node)
     local when, fields = r.when_present, r.fields
     local msg = format("%s is required when %s is given", or_list(fields), when)
     run = function(ctx, obj, depth)
-      if not present(obj[when]) then return end
-      for i = 1, #fields do if present(obj[fields[i]]) then return end end
+      local x = obj[when]
+      if x == nil or (NULLS[x] and (type(x) == "table" or type(x) == "userdata")) then return end
+      for i = 1, #fields do
+        x = obj[fields[i]]
+        if x ~= nil and not (NULLS[x] and (type(x) == "table" or type(x) == "userdata")) then return end
+      end
       problem(ctx, depth, fields[1], id, msg)
     end
   elseif kind == "sum" then
@@ -567,9 +613,18 @@ function compile_rule(r, where, node)
     end
   elseif kind == "time_order" then
     local start, finish = r.start, r.finish
+    local ms, mps, mf, mpf -- the last string of each side and its precision (a function of the string alone)
     run = function(ctx, obj, depth)
       local s, f = obj[start], obj[finish]
-      local ps, pf = time_precision(s), time_precision(f)
+      local ps, pf
+      if s == ms and s ~= nil then ps = mps else
+        ps = time_precision(s)
+        if type(s) == "string" then ms, mps = s, ps end
+      end
+      if f == mf and f ~= nil then pf = mpf else
+        pf = time_precision(f)
+        if type(f) == "string" then mf, mpf = f, pf end
+      end
       if not ps or ps ~= pf then return end
       if ps == 14 and f <= s then
         problem(ctx, depth, finish, id, format("must be after %s (%s), got %s", start, s, f), f)
@@ -606,8 +661,26 @@ end
 
 local check_object -- forward
 
+-- Memo: the checks of a string field are a function of the value alone, so the last value that passed them all is
+-- kept in cf.ok (one per field, at most MEMO_MAX bytes) and a repeated value (the same appid, service_id,
+-- descriptions... request after request) is accepted without counting it again. A value that fails is never kept:
+-- its problems are built every time.
+local MEMO_MAX = 256
+
 local function check_string(ctx, cf, v, depth)
-  local n, pos, why, cp = ulen(v)
+  if v == cf.ok then return end
+  local list = ctx.problems
+  local before = #list
+  -- ulen()'s fast paths, inline (no call for the common valid string); ulen() itself finds the reason of a failure
+  local n
+  if utf8_len then
+    n = utf8_len(v)
+    if n and n ~= #v and not find(v, "^[^\240-\255]*$") then n = nil end
+  elseif find(v, "^[^\128-\255]*$") then
+    n = #v
+  end
+  local pos, why, cp
+  if not n then n, pos, why, cp = ulen(v) end
   if not n then
     if why == "4byte" then
       problem(ctx, depth, nil, "utf8", format("contains a 4-byte UTF-8 character (U+%X at byte %d): the API " ..
@@ -627,8 +700,13 @@ local function check_string(ctx, cf, v, depth)
     end
     return
   end
-  if cf.max and n > cf.max then
-    problem(ctx, depth, nil, "max_length", format("at most %d characters, got %d", cf.max, n), v)
+  local max = cf.max
+  if max and n > max then
+    problem(ctx, depth, nil, "max_length", format("at most %d characters, got %d", max, n), v)
+  end
+  if not cf.more then
+    if cf.memo and #list == before and #v <= MEMO_MAX then cf.ok = v end
+    return
   end
   if cf.enum and not cf.enum[v] then
     problem(ctx, depth, nil, "enum", format("must be one of %s, got %s", cf.enum_text, quote(v)), v)
@@ -644,6 +722,7 @@ local function check_string(ctx, cf, v, depth)
   if cf.charset and not find(v, cf.charset) then
     problem(ctx, depth, nil, "charset", format("may contain only %s, got %s", cf.charset_text, quote(v)), v)
   end
+  if cf.memo and #list == before and #v <= MEMO_MAX then cf.ok = v end
 end
 
 -- v is present (not nil, not null); STACK[depth] is its key
@@ -677,7 +756,9 @@ local function check_value(ctx, cf, v, depth)
     if tv ~= "table" or array_like(v) then
       return problem(ctx, depth, nil, "type", "must be an object, got " .. describe(v), v)
     end
-    check_object(ctx, node_of_type(cf.type_name), v, depth)
+    local node = cf.node
+    if not node then node = node_of_type(cf.type_name); cf.node = node end
+    check_object(ctx, node, v, depth)
   else -- array
     local n = array_len(v)
     if not n then
@@ -692,7 +773,8 @@ local function check_value(ctx, cf, v, depth)
         problem(ctx, depth, nil, "max_items", format("must have at most %d items, got %d", cf.max_items, n))
       end
     end
-    local node = node_of_type(cf.type_name)
+    local node = cf.node
+    if not node then node = node_of_type(cf.type_name); cf.node = node end
     for i = 1, n do
       local e = v[i]
       STACK[depth + 1] = i - 1
@@ -716,23 +798,38 @@ end
 function check_object(ctx, node, obj, depth)
   local fields = node.fields
   local response = ctx.response
+  local d1 = depth + 1
   for i = 1, #fields do
     local cf = fields[i]
-    local v = obj[cf.name]
-    STACK[depth + 1] = cf.name
-    if v ~= nil then
-      local tv = type(v)
+    local name = cf.name
+    local v = obj[name]
+    STACK[d1] = name
+    local tv = type(v)
+    if tv == "string" then
+      -- the common case first (a string can be no JSON null)
+      if cf.kind ~= "string" then
+        check_value(ctx, cf, v, d1)
+      elseif not response and v ~= cf.ok then -- (cf.ok: see check_string)
+        check_string(ctx, cf, v, d1)
+      end
+    elseif tv == "number" and cf.kind == "integer" and v % 1 == 0 and v >= -MAX_SAFE and v <= MAX_SAFE
+      and (response or ((not cf.min or v >= cf.min) and (not cf.maxv or v <= cf.maxv))) then -- luacheck: ignore 542
+      -- a valid integer (integral(v) and the bounds, inline; NaN and ±inf fail v % 1 == 0 or the range): nothing to
+      -- record. Anything else goes to check_value, which finds the problem.
+    elseif tv == "boolean" and cf.kind == "boolean" then -- luacheck: ignore 542
+      -- a valid boolean
+    else
       if (tv == "table" or tv == "userdata") and NULLS[v] then
-        warning(ctx, depth + 1, nil, "null", "is JSON null: treated as absent (the API does not accept null)")
+        warning(ctx, d1, nil, "null", "is JSON null: treated as absent (the API does not accept null)")
         v = nil
       end
-    end
-    if v == nil then
-      if cf.required and (not response or depth == 0) then
-        problem(ctx, depth + 1, nil, "required", "is required")
+      if v == nil then
+        if cf.required and (not response or depth == 0) then
+          problem(ctx, d1, nil, "required", "is required")
+        end
+      else
+        check_value(ctx, cf, v, d1)
       end
-    else
-      check_value(ctx, cf, v, depth + 1)
     end
   end
   local known, extra = node.known, nil
@@ -758,8 +855,8 @@ function check_object(ctx, node, obj, depth)
     end
   end
   if not response then
-    local rules = node.rules
-    for i = 1, #rules do rules[i].run(ctx, obj, depth) end
+    local runs = node.runs
+    for i = 1, #runs do runs[i](ctx, obj, depth) end
   end
 end
 
@@ -975,8 +1072,8 @@ function M.request(ep, opts)
   local qnode = c.query
   if #qnode.fields > 0 or (q and next(q) ~= nil) then
     local norm = check_params(ctx, qnode, q or EMPTY, true)
-    local rules = qnode.rules
-    for i = 1, #rules do rules[i].run(ctx, norm, 0) end
+    local runs = qnode.runs
+    for i = 1, #runs do runs[i](ctx, norm, 0) end
   end
 
   -- body
