@@ -17,6 +17,7 @@
 
 local support = require "spec.support.sandbox"
 local fx = require "spec.payscore.fixtures"
+local violations = require "spec.payscore.violations"
 local schema = require "wechatpay.payscore.schema"
 local validate = require "wechatpay.payscore.validate"
 
@@ -113,12 +114,7 @@ local function assert_success(ep, res, err)
   return res
 end
 
-local function has(problems, pointer, rule, location)
-  for _, p in ipairs(problems or {}) do
-    if p.pointer == pointer and p.rule == rule and (location == nil or p.location == location) then return p end
-  end
-  return nil
-end
+local has, apply, set_at = violations.has, violations.apply, violations.set_at
 
 local function ep_of(id) return schema.by_id[id] end
 
@@ -433,187 +429,12 @@ describe("payscore integration: client against the sandbox", function()
   -------------------------------------------------------------------------------------------------------------------
   -- Part 3: every schema rule, generated from the schema (as validate_spec.lua generates them).
 
-  -- A case mutates a valid fixture request; `path` = keys from the request root ("json"/"query"/"params", then
-  -- field names and 1-based indexes). `uri`: a path parameter no URL can carry (refused by the URI layer).
-  local function ptr_of(loc, path)
-    if loc ~= "body" then return path[#path] end
-    local parts = {}
-    for i = 2, #path do
-      local k = path[i]
-      parts[#parts + 1] = type(k) == "number" and tostring(k - 1) or k
-    end
-    return #parts == 0 and "" or "/" .. table.concat(parts, "/")
-  end
-
-  local function set_at(req, path, value)
-    local t = req
-    for i = 1, #path - 1 do
-      if t[path[i]] == nil then t[path[i]] = {} end
-      t = t[path[i]]
-    end
-    t[path[#path]] = value
-  end
-
-  local function get_at(req, path)
-    local t = req
-    for i = 1, #path do
-      if type(t) ~= "table" then return nil end
-      t = t[path[i]]
-    end
-    return t
-  end
-
-  local function join(path, k)
-    local p = {}
-    for i = 1, #path do p[i] = path[i] end
-    p[#p + 1] = k
-    return p
-  end
-
-  local COVERED_RULES = {}
-
-  local gen_object
-
-  local function gen_field(cases, base, loc, path, f)
-    local pointer = ptr_of(loc, path)
-    local function add(label, value, rule, opts)
-      cases[#cases + 1] = { label = label, path = path, value = value, pointer = pointer, rule = rule, location = loc,
-        delete = opts and opts.delete, uri = opts and opts.uri, wire = opts and opts.wire }
-    end
-    local uri = loc == "path"
-    if f.required == true then add("missing", nil, "required", { delete = true, uri = uri }) end
-    if f.type == "string" then
-      add("wrong type", loc == "body" and 12 or true, "type", { uri = uri, wire = loc == "query" })
-      add("invalid UTF-8", "ab\255", "utf8")
-      add("overlong UTF-8", "\192\175", "utf8")
-      add("UTF-16 surrogate", "\237\160\128", "utf8")
-      add("4-byte UTF-8", "\240\159\152\128", "utf8")
-      if f.required == true or f.min_len then add("empty", "", loc == "body" and "min_length" or "required",
-        { uri = uri }) end
-      if f.max then add("too long", string.rep(f.charset and "a" or "字", f.max + 1), "max_length") end
-      if f.enum then add("not in enum", "NOT_AN_ENUM_VALUE", "enum") end
-      if f.formats then
-        add("bad format", "2009-12-25 09:10:10", "format")
-        local set = {}
-        for _, name in ipairs(f.formats) do set[name] = true end
-        if set.time14 then add("impossible time", "20091325091010", "format") end
-        if set.time8 then add("impossible date", "20090230", "format") end
-        if set.time14 and not set.OnAccept then add("OnAccept not allowed here", "OnAccept", "format") end
-        if set.notify_url then
-          add("http URL", "http://api.test.com/notify", "format")
-          add("query string", "https://api.test.com/notify?a=1", "format")
-        end
-      end
-      if f.charset then add("bad charset", "N@123", "charset") end
-    elseif f.type == "integer" then
-      add("wrong type", "12", "type")
-      add("fraction", 400.5, "integer")
-      add("NaN", 0 / 0, "integer")
-      add("infinity", math.huge, "integer")
-      add("beyond 2^53", 2 ^ 53 + 2, "integer")
-      if f.min then add("below min", f.min - 1, "min") end
-      if f.max then add("above max", f.max + 1, "max") end
-    elseif f.type == "boolean" then
-      add("wrong type", "true", "type")
-    elseif f.type == "array" then
-      add("wrong type", { x = 1 }, "type")
-      local elem = get_at(base, join(path, 1))
-      -- an empty array must go out as [] (a bare {} is sent as an object)
-      if f.min_items then add("too few items", json.empty_array, "min_items") end
-      if f.max_items and elem ~= nil then
-        local arr = {}
-        for i = 1, f.max_items + 1 do arr[i] = copy(elem) end
-        add("too many items", arr, "max_items")
-      end
-      cases[#cases + 1] = { label = "item not an object", path = path, value = { "x" }, pointer = pointer .. "/0",
-        rule = "type", location = loc }
-      if elem ~= nil then gen_object(cases, base, loc, join(path, 1), schema.types[f.items], f.items) end
-    elseif f.type == "object" then
-      add("wrong type", { "x" }, "type")
-      if get_at(base, path) ~= nil then gen_object(cases, base, loc, path, schema.types[f.object], f.object) end
-    end
-  end
-
-  local function gen_rule(cases, base, loc, path, r)
-    COVERED_RULES[r.id] = true
-    local function P(name) return join(path, name) end
-    local function case(label, sets, pointer_path, rule_loc)
-      cases[#cases + 1] = { label = "rule " .. r.id .. ": " .. label, sets = sets,
-        pointer = ptr_of(rule_loc or loc, pointer_path), rule = r.id, location = rule_loc or loc }
-    end
-    if r.each then
-      local inner = {}
-      for k, v in pairs(r) do inner[k] = v end
-      inner.each = nil
-      return gen_rule(cases, base, loc, join(P(r.each), 1), inner)
-    end
-    local kind = r.kind
-    if kind == "required_if" then
-      local w = r.when
-      local cond
-      if w.present then cond = get_at(base, P(w.field)) or "x"
-      elseif w.gt ~= nil then cond = get_at(base, P(w.field)) or w.gt + 1
-      else cond = w.equals end
-      case("condition holds, field missing", { { P(w.field), cond }, { P(r.field), nil } }, P(r.field))
-    elseif kind == "exactly_one" then
-      local a, b = r.fields[1], r.fields[2]
-      case("neither", { { P(a), nil }, { P(b), nil } }, P(a), r.location)
-      case("both", { { P(a), get_at(base, P(a)) or "1234323JKHDFE1243252" },
-        { P(b), get_at(base, P(b)) or "1234323JKHDFE1243252" } }, P(b), r.location)
-    elseif kind == "requires" then
-      case("without " .. r.needs, { { P(r.needs), nil } }, P(r.field))
-    elseif kind == "together" then
-      case("only " .. r.fields[1], { { P(r.fields[2]), nil } }, P(r.fields[2]))
-    elseif kind == "at_least_one" then
-      local sets = {}
-      for _, name in ipairs(r.fields) do sets[#sets + 1] = { P(name), nil } end
-      case("none of " .. table.concat(r.fields, ", "), sets, P(r.fields[1]))
-    elseif kind == "sum" then
-      case("off by one", { { P(r.field), get_at(base, P(r.field)) + 1 } }, P(r.field))
-    elseif kind == "unique" then
-      local arr = get_at(base, P(r.array))
-      case("duplicate", { { P(r.array), { copy(arr[1]), copy(arr[1]) } } }, join(join(P(r.array), 2), r.member))
-    elseif kind == "time_order" then
-      local s = get_at(base, P(r.start))
-      case("finish = start", { { P(r.finish), s } }, P(r.finish))
-      case("finish before start (days)", { { P(r.start), "20091225" }, { P(r.finish), "20091224" } }, P(r.finish))
-    else
-      error("no generator for rule kind " .. tostring(kind))
-    end
-  end
-
-  function gen_object(cases, base, loc, path, t, tname)
-    assert(t, "unknown type " .. tostring(tname))
-    for _, f in ipairs(t.fields) do gen_field(cases, base, loc, join(path, f.name), f) end
-    for _, r in ipairs(t.rules or {}) do gen_rule(cases, base, loc, path, r) end
-  end
-
-  local function gen_endpoint(ep)
-    local base = fx.request(ep.id)
-    local cases = {}
-    for _, f in ipairs(ep.params) do gen_field(cases, base, "path", { "params", f.name }, f) end
-    for _, f in ipairs(ep.query) do gen_field(cases, base, "query", { "query", f.name }, f) end
-    for _, f in ipairs(ep.body or {}) do gen_field(cases, base, "body", { "json", f.name }, f) end
-    for _, r in ipairs(ep.rules) do
-      local q = r.location == "query"
-      gen_rule(cases, base, q and "query" or "body", { q and "query" or "json" }, r)
-    end
-    return base, cases
-  end
+  -- The cases of spec/payscore/violations.lua for requests sent on the wire (`uri`: a path parameter no URL can
+  -- carry, refused by the URI layer).
+  local generator = violations.new { wire = true }
+  local gen_endpoint, COVERED_RULES = generator.endpoint, generator.covered
 
   local MARK = "@@wechatpay-spec-raw-value@@"
-
-  local function apply(base, c)
-    local req = copy(base)
-    if c.sets then
-      for _, s in ipairs(c.sets) do set_at(req, s[1], s[2]) end
-    elseif c.delete then
-      set_at(req, c.path, nil)
-    else
-      set_at(req, c.path, c.value)
-    end
-    return req
-  end
 
   -- The JSON text of a value our encoder refuses (so that the sandbox can be sent it as a raw body).
   local function raw_json(v)

@@ -3,21 +3,9 @@
 local sandbox = require "spec.support.sandbox"
 local json = require "wechatpay.codec.json"
 
-local available, why = sandbox.available()
-
 describe("sandbox faults", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
-
-  local sb
-  setup(function()
-    sb = sandbox.start{ routes = sandbox.TEST_ROUTES }
-  end)
-  teardown(function()
-    if sb then sb:stop() end
-  end)
+  local sb = sandbox.setup{ routes = sandbox.TEST_ROUTES }
+  if not sb then return end
   before_each(function()
     assert.are.equal(200, (sb:control("DELETE", "/sandbox/faults")))
   end)

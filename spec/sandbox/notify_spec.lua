@@ -7,70 +7,16 @@ local https_server = require "spec.support.https_server"
 local json = require "wechatpay.codec.json"
 local core = require "wechatpay.core"
 
-local available, why = sandbox.available()
-
--- The receiver: /notify/<name>?fail=N answers 500 to the first N deliveries of <name> (then 200, or ?status=),
--- ?sleep=S waits S seconds first (once); /received?name=<name> lists what arrived (headers and raw body).
-local RECEIVER = [==[
-    location /notify/ {
-      content_by_lua_block {
-        local cjson = require "cjson.safe"
-        local d = ngx.shared.received
-        ngx.req.read_body()
-        local body = ngx.req.get_body_data() or ""
-        local name = ngx.var.uri:match("^/notify/(.*)$")
-        local n = d:incr("n:" .. name, 1, 0)
-        d:set("r:" .. name .. ":" .. n, cjson.encode({ headers = ngx.req.get_headers(), body = body,
-          method = ngx.req.get_method(), target = ngx.var.request_uri }))
-        local sleep = tonumber(ngx.var.arg_sleep)
-        if sleep and n == 1 then ngx.sleep(sleep) end
-        if n <= (tonumber(ngx.var.arg_fail) or 0) then
-          ngx.status = 500
-          ngx.header["Content-Type"] = "application/json"
-          ngx.print('{"code":"FAIL","message":"失败"}')
-          return ngx.exit(ngx.OK)
-        end
-        local st = tonumber(ngx.var.arg_status) or 200
-        if st == 204 then return ngx.exit(204) end
-        ngx.status = st
-        ngx.print("")
-        return ngx.exit(ngx.OK)
-      }
-    }
-    location = /received {
-      content_by_lua_block {
-        local cjson = require "cjson.safe"
-        local d = ngx.shared.received
-        local name = ngx.var.arg_name
-        local out = {}
-        for i = 1, d:get("n:" .. name) or 0 do out[i] = cjson.decode(d:get("r:" .. name .. ":" .. i)) end
-        ngx.header["Content-Type"] = "application/json"
-        ngx.print(#out == 0 and "[]" or cjson.encode(out))
-      }
-    }
-]==]
-
+-- The receiver (spec.support.sandbox.receiver): /notify/<name>?fail=N answers 500 to the first N deliveries of <name>
+-- (then 200, or ?status=), ?sleep=S waits S seconds first (once); received(name) lists what arrived (headers and raw
+-- body).
 describe("sandbox notifications", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
+  local sb = sandbox.setup{ routes = sandbox.TEST_ROUTES, time_scale = 1000 }
+  if not sb then return end
 
-  local sb, rx
-  setup(function()
-    sb = sandbox.start{ routes = sandbox.TEST_ROUTES, time_scale = 1000 }
-    rx = https_server.start{
-      ca = { cert = sb.dir .. "/ca.pem", key = sb.dir .. "/ca.key" },
-      san = "IP:127.0.0.1,DNS:localhost,DNS:127.0.0.1",
-      http = "lua_shared_dict received 4m;",
-      builtin = false,
-      locations = RECEIVER,
-    }
-  end)
-  teardown(function()
-    if rx then rx.stop() end
-    if sb then sb:stop() end
-  end)
+  local rx
+  setup(function() rx = sandbox.receiver(sb.dir) end)
+  teardown(function() if rx then rx.stop() end end)
 
   local names = 0
   local function new_name()
@@ -78,10 +24,7 @@ describe("sandbox notifications", function()
     return "n" .. names .. "-" .. sandbox.nonce(6)
   end
 
-  local function received(name)
-    local res = assert(sandbox.curl(rx.http_url("/received?name=" .. name)))
-    return json.decode(res.body)
-  end
+  local function received(name) return rx.received(name) end
 
   local function send(url, plaintext, event_type)
     local res = sb:request{ method = "POST", target = "/v3/sandbox-test/notify", body = {
@@ -201,7 +144,8 @@ describe("sandbox notifications", function()
   end)
 
   it("refuses a receiver whose certificate the sandbox does not trust, and logs why", function()
-    local other = https_server.start{ builtin = false, http = "lua_shared_dict received 1m;", locations = RECEIVER }
+    local other = https_server.start{ builtin = false, http = "lua_shared_dict received 1m;",
+      locations = sandbox.receiver_locations() }
     assert.are.equal(200, (sb:control("POST", "/sandbox/config", { time_scale = 100000 })))
     local ok, err = pcall(function()
       local n = wait_final(send(other.url("/notify/" .. new_name()), { x = 1 }).id)

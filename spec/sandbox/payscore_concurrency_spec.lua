@@ -5,19 +5,11 @@
 
 local fixture = require "spec.support.payscore_fixture"
 
-local available, why = fixture.available()
-
 local N = 50
 
 describe("PayScore sandbox: concurrency", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
-
-  local fx
-  setup(function() fx = fixture.start() end)
-  teardown(function() if fx then fx:stop() end end)
+  local fx = fixture.setup()
+  if not fx then return end
 
   local CREATE = "/v3/payscore/serviceorder"
 

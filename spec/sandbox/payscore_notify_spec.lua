@@ -5,73 +5,25 @@
 -- (core.gcm_decrypt); the payload is compared with what the merchant's query answers.
 
 local fixture = require "spec.support.payscore_fixture"
-local https_server = require "spec.support.https_server"
 local sandbox = require "spec.support.sandbox"
 local signed = require "spec.support.signed_request"
 local json = require "wechatpay.codec.json"
 local core = require "wechatpay.core"
 
-local available, why = fixture.available()
-
-local RECEIVER = [==[
-    location /notify/ {
-      content_by_lua_block {
-        local cjson = require "cjson.safe"
-        local d = ngx.shared.received
-        ngx.req.read_body()
-        local name = ngx.var.uri:match("^/notify/(.*)$")
-        local n = d:incr("n:" .. name, 1, 0)
-        d:set("r:" .. name .. ":" .. n, cjson.encode({ headers = ngx.req.get_headers(),
-          body = ngx.req.get_body_data() or "" }))
-        return ngx.exit(204)
-      }
-    }
-    location = /received {
-      content_by_lua_block {
-        local cjson = require "cjson.safe"
-        local d = ngx.shared.received
-        local name = ngx.var.arg_name
-        local out = {}
-        for i = 1, d:get("n:" .. name) or 0 do out[i] = cjson.decode(d:get("r:" .. name .. ":" .. i)) end
-        ngx.header["Content-Type"] = "application/json"
-        ngx.print(#out == 0 and "[]" or cjson.encode(out))
-      }
-    }
-]==]
-
 describe("PayScore sandbox: notifications to a real handler", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
+  local fx = fixture.setup()
+  if not fx then return end
 
-  local fx, rx, pub
+  -- the receiver (spec.support.sandbox.receiver) answers 204 to every delivery
+  local rx, pub
   setup(function()
-    fx = fixture.start()
-    rx = https_server.start {
-      ca = { cert = fx.sb.dir .. "/ca.pem", key = fx.sb.dir .. "/ca.key" },
-      san = "IP:127.0.0.1,DNS:localhost,DNS:127.0.0.1", -- nginx checks an IP host against DNS names
-      http = "lua_shared_dict received 4m;",
-      builtin = false,
-      locations = RECEIVER,
-    }
+    rx = sandbox.receiver(fx.sb.dir, 204)
     pub = assert(core.key_load("file://" .. fx.cfg.public_key, "public"))
   end)
-  teardown(function()
-    if rx then rx.stop() end
-    if fx then fx:stop() end
-  end)
+  teardown(function() if rx then rx.stop() end end)
 
   -- deliveries to /notify/<name>, waited for (the sandbox delivers from a timer)
-  local function received(name, count)
-    local deadline = os.time() + 15
-    while true do
-      local res = assert(sandbox.curl(rx.http_url("/received?name=" .. name)))
-      local list = json.decode(res.body)
-      if #list >= count or os.time() > deadline then return list end
-      os.execute("sleep 0.1")
-    end
-  end
+  local function received(name, count) return rx.received(name, count) end
 
   -- verify, decrypt and decode one delivery
   local function open(r, event_type)

@@ -6,19 +6,11 @@
 local fixture = require "spec.support.payscore_fixture"
 local json = require "wechatpay.codec.json"
 
-local available, why = fixture.available()
-
 local APPID, SERVICE = fixture.APPID, fixture.SERVICE
 
 describe("PayScore sandbox: orders", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
-
-  local fx
-  setup(function() fx = fixture.start() end)
-  teardown(function() if fx then fx:stop() end end)
+  local fx = fixture.setup()
+  if not fx then return end
   after_each(function()
     fx:default_settings()
     fx:business_offset(0)

@@ -6,20 +6,12 @@
 local fixture = require "spec.support.payscore_fixture"
 local signed = require "spec.support.signed_request"
 
-local available, why = fixture.available()
-
 local APPID, SERVICE = fixture.APPID, fixture.SERVICE
 local AUTH_URL = fixture.NOTIFY_URL .. "/auth" -- nothing listens there: deliveries are logged, then retried
 
 describe("PayScore sandbox: authorizations", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
-
-  local fx
-  setup(function() fx = fixture.start() end)
-  teardown(function() if fx then fx:stop() end end)
+  local fx = fixture.setup()
+  if not fx then return end
   after_each(function() fx:default_settings() end)
 
   local function err(res, status, code, message)

@@ -5,8 +5,6 @@ local sandbox = require "spec.support.sandbox"
 local json = require "wechatpay.codec.json"
 local core = require "wechatpay.core"
 
-local available, why = sandbox.available()
-
 local function sign_error(res)
   assert.are.equal(401, res.status)
   local b = assert(json.decode(res.body))
@@ -18,18 +16,8 @@ local function sign_error(res)
 end
 
 describe("sandbox protocol", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
-
-  local sb
-  setup(function()
-    sb = sandbox.start{ routes = sandbox.TEST_ROUTES }
-  end)
-  teardown(function()
-    if sb then sb:stop() end
-  end)
+  local sb = sandbox.setup{ routes = sandbox.TEST_ROUTES }
+  if not sb then return end
 
   describe("a correctly signed request", function()
     it("reaches the handler and the answer verifies with the WeChat Pay public key (openssl)", function()
@@ -376,17 +364,8 @@ describe("sandbox protocol", function()
 end)
 
 describe("sandbox in certificate mode (SANDBOX_CERT_MODE=1)", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
-  local sb
-  setup(function()
-    sb = sandbox.start{ cert_mode = true, routes = sandbox.TEST_ROUTES }
-  end)
-  teardown(function()
-    if sb then sb:stop() end
-  end)
+  local sb = sandbox.setup{ cert_mode = true, routes = sandbox.TEST_ROUTES }
+  if not sb then return end
 
   it("signs answers with the platform certificate", function()
     assert.is_true(sb.config.cert_mode)

@@ -127,25 +127,15 @@ describe("wxsandbox provision", function()
 end)
 
 describe("wxsandbox with two merchants (merchants.json)", function()
-  if not available then
-    pending("sandbox prerequisites missing: " .. tostring(why))
-    return
-  end
-
-  local sb
-  setup(function()
-    sb = sandbox.start{ routes = sandbox.TEST_ROUTES, merchants = {
-      merchants = {
-        { mchid = "1900000001", appids = { "wxd678efh567hg6787" }, service_ids = { "2002000000000558128851361561536" } },
-        { mchid = "1900000002", name = "Second shop", appids = { "wx0000000000000002" }, service_ids = { "500002" },
-          apiv3_key = "abcdefghijklmnopqrstuvwxyz012345" },
-        { mchid = "1900000003", public_key_only = true },
-      },
-    } }
-  end)
-  teardown(function()
-    if sb then sb:stop() end
-  end)
+  local sb = sandbox.setup{ routes = sandbox.TEST_ROUTES, merchants = {
+    merchants = {
+      { mchid = "1900000001", appids = { "wxd678efh567hg6787" }, service_ids = { "2002000000000558128851361561536" } },
+      { mchid = "1900000002", name = "Second shop", appids = { "wx0000000000000002" }, service_ids = { "500002" },
+        apiv3_key = "abcdefghijklmnopqrstuvwxyz012345" },
+      { mchid = "1900000003", public_key_only = true },
+    },
+  } }
+  if not sb then return end
 
   it("provisions each merchant with its own certificate and APIv3 key", function()
     local m = sb.config.merchants

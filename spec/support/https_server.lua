@@ -28,24 +28,10 @@
 
 local M = {}
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+-- quote(s) for /bin/sh, read_file(p) -> contents or nil, write_file(p, s): the shared helpers (spec.support.nginx)
+local nginx = require "spec.support.nginx"
+local quote, read_file, write_file = nginx.shq, nginx.read_file, nginx.write_file
 M.quote = quote
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 --- Runs a shell command; returns ok, output (stdout and stderr). Works with 5.4's and 5.1's os.execute.
 -- The command runs without LD_PRELOAD (specs may run under an ASan preload; openssl and nginx need none).

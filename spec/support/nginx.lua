@@ -37,49 +37,13 @@ M.MODULES = {
   "/usr/lib/nginx/modules/ngx_http_lua_module.so",
 }
 
-local function file_exists(p)
-  local f = io.open(p, "rb")
-  if f then f:close() return true end
-  return false
-end
-
-local function read_file(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(p, s)
-  local f = assert(io.open(p, "wb"))
-  assert(f:write(s))
-  f:close()
-end
-M.read_file, M.write_file = read_file, write_file
-
---- Quote a string for /bin/sh.
-function M.shq(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-local shq = M.shq
-
---- Run a shell command; true when it exited with status 0 (same answer under Lua 5.4 and LuaJIT).
-function M.sh(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end -- LuaJIT / 5.1: the raw status
-  return a == true and (c == nil or c == 0)
-end
-local sh = M.sh
-
---- Run a shell command and return its standard output (trailing newline removed).
-function M.capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("\n$", ""))
-end
-local capture = M.capture
+-- Files and shell commands (the sandbox's own helpers, found like this module: from the repository root):
+-- M.shq(s) quotes for /bin/sh, M.sh(cmd) -> true when it exited 0, M.capture(cmd) -> its standard output (trailing
+-- newline removed), M.read_file(p) -> contents or nil, M.write_file(p, s), M.exists(p).
+local shell = require "sandbox.lua.sandbox.shell"
+local shq, sh, capture, read_file, write_file = shell.shq, shell.sh, shell.capture, shell.read_file, shell.write_file
+local file_exists = shell.exists
+M.shq, M.sh, M.capture, M.read_file, M.write_file, M.exists = shq, sh, capture, read_file, write_file, file_exists
 
 function M.sleep(seconds)
   sh("sleep " .. string.format("%.3f", seconds))
@@ -276,23 +240,62 @@ function M.start(opts)
   return nil, "nginx did not start (ports in use):\n" .. tostring(last)
 end
 
--- The curl command line for M.curl / M.curl_background.
-local function curl_cmd(url, opts, body_file, head_file)
-  local cmd = { "curl -sS --noproxy '*' -o", shq(body_file), "-D", shq(head_file),
-    "-w '%{http_code} %{time_total}'", "--max-time", tostring(opts.max_time or 30) }
-  if opts.method then cmd[#cmd + 1] = "-X " .. shq(opts.method) end
-  if opts.body then cmd[#cmd + 1] = "--data-binary " .. shq(opts.body) end
-  for _, h in ipairs(opts.headers or {}) do cmd[#cmd + 1] = "-H " .. shq(h) end
-  if opts.extra then cmd[#cmd + 1] = opts.extra end
+--- The curl command line of one request, built here for every support module (M.curl, M.curl_background,
+-- spec.support.sandbox, spec.support.signed_request). o: head_file, body_file (where the answer's headers and body
+-- go), method, headers ({ "Name: value" }), body (sent as is) or data_file (the body read from that file), ca_file,
+-- max_time (default 30), exact (--path-as-is --http1.1: the target byte for byte, HTTP/1.1), write_out (curl -w),
+-- extra (a string of more curl options).
+function M.curl_command(url, o)
+  local cmd = { "curl -sS --noproxy '*'" }
+  if o.exact then cmd[#cmd + 1] = "--path-as-is --http1.1" end
+  cmd[#cmd + 1] = "-o " .. shq(o.body_file) .. " -D " .. shq(o.head_file)
+  if o.write_out then cmd[#cmd + 1] = "-w " .. shq(o.write_out) end
+  cmd[#cmd + 1] = "--max-time " .. tostring(o.max_time or 30)
+  if o.ca_file then cmd[#cmd + 1] = "--cacert " .. shq(o.ca_file) end
+  if o.method then cmd[#cmd + 1] = "-X " .. shq(o.method) end
+  if o.body then cmd[#cmd + 1] = "--data-binary " .. shq(o.body) end
+  if o.data_file then cmd[#cmd + 1] = "--data-binary @" .. shq(o.data_file) end
+  for _, h in ipairs(o.headers or {}) do cmd[#cmd + 1] = "-H " .. shq(h) end
+  if o.extra then cmd[#cmd + 1] = o.extra end
   cmd[#cmd + 1] = shq(url)
   return table.concat(cmd, " ")
 end
 
-local function curl_result(url, out, body_file, head_file)
-  local body = read_file(body_file) or ""
-  local head = read_file(head_file) or ""
-  os.remove(body_file)
+--- The answer curl left in head_file and body_file ("" for a missing file); both files are removed.
+function M.take_answer(head_file, body_file)
+  local head, body = read_file(head_file) or "", read_file(body_file) or ""
   os.remove(head_file)
+  os.remove(body_file)
+  return head, body
+end
+
+--- The last header block of curl -D output (curl writes interim 1xx blocks too): status, { [lower-case name] =
+-- first value }, { {name, value}, ... } in the order received. status is nil when there is no block.
+function M.parse_headers(text)
+  local blocks = {}
+  for block in (text .. "\r\n\r\n"):gmatch("(HTTP/[^\r\n]*\r\n.-)\r\n\r\n") do blocks[#blocks + 1] = block end
+  local last = blocks[#blocks] or ""
+  local status = tonumber(last:match("^HTTP/[%d.]+ (%d%d%d)"))
+  local map, list = {}, {}
+  for line in last:gmatch("[^\r\n]+") do
+    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+    if name then
+      list[#list + 1] = { name, value }
+      local l = name:lower()
+      if map[l] == nil then map[l] = value end
+    end
+  end
+  return status, map, list
+end
+
+-- For M.curl / M.curl_background: curl's -w line gives the status and the time.
+local function curl_cmd(url, opts, body_file, head_file)
+  return M.curl_command(url, { body_file = body_file, head_file = head_file, write_out = "%{http_code} %{time_total}",
+    max_time = opts.max_time, method = opts.method, body = opts.body, headers = opts.headers, extra = opts.extra })
+end
+
+local function curl_result(url, out, body_file, head_file)
+  local head, body = M.take_answer(head_file, body_file)
   local status, t = out:match("(%d%d%d) ([%d%.]+)%s*$")
   if not status or status == "000" then return nil, "curl " .. url .. ": " .. out end
   local headers = {}

@@ -4,6 +4,7 @@
 --
 --   local fixture = require "spec.support.payscore_fixture"
 --   local fx = fixture.start()          -- setup(); fx:stop() in teardown()
+--   local fx = fixture.setup()          -- the same in a describe block (pending when the sandbox cannot run)
 --   local res = fx:create(no, { need_user_confirm = false, openid = "o1" })   -- seed body + overrides
 --   fx:confirm(no), fx:complete(no, {...}), fx:query(no), fx:post(no, "cancel", {...}), fx:control(...)
 --   fx:events("PAYSCORE.USER_PAID", no)  -- delivered notifications (log), resource decrypted
@@ -95,10 +96,12 @@ Fx.__index = Fx
 
 function M.available() return sandbox.available() end
 
-function M.start(opts)
+--- Start the sandbox and the clients (opts: time_scale). `into`: the table to make the fixture of (default a new one).
+function M.start(opts, into)
   opts = opts or {}
   local sb = sandbox.start { merchants = M.MERCHANTS, time_scale = opts.time_scale or 1000 }
-  local fx = setmetatable({ sb = sb, cfg = sb.config }, Fx)
+  local fx = setmetatable(into or {}, Fx)
+  fx.sb, fx.cfg = sb, sb.config
   fx.c = signed.new(sb.config)
   -- merchant B's client: its key and serial from config.json `merchants`
   for _, m in ipairs(sb.config.merchants) do
@@ -111,6 +114,12 @@ function M.start(opts)
     end
   end
   return fx
+end
+
+--- In a describe block: a fixture started by setup(), stopped by teardown(); pending when the sandbox cannot run
+-- (then nil). The table returned is filled in by setup().
+function M.setup(opts)
+  return sandbox.setup(opts, M.start)
 end
 
 function Fx:stop()

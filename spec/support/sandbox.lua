@@ -17,6 +17,9 @@
 --   -- res = { status =, headers = { ["wechatpay-serial"] = ... } (lower-case names), header_list =, body = }
 --   local ok, why = sb.verify(res)    -- the answer's signature, checked with `openssl dgst -verify`
 --   sb.requests(), sb.notifications(), sb.reset(), sb.fault{...}, sb.log(), sb.stop()
+--   local sb = sandbox.setup{...}      -- in a describe block: started by setup(), stopped by teardown(); nil (and
+--                                      -- the block pending) when the prerequisites are missing
+--   local rx = sandbox.receiver(sb.dir) -- a notification receiver (HTTPS, sandbox CA); rx.received(name, count)
 --
 -- sb.request options: method (GET), target, body (string, or table encoded with the project codec), mchid, serial,
 -- key (private key path), timestamp, nonce, signature, authorization (a whole header value; false: none),
@@ -27,6 +30,7 @@
 -- interpreter that runs busted).
 
 local nginx = require "spec.support.nginx"
+local signed = require "spec.support.signed_request"
 local json = require "wechatpay.codec.json"
 
 local sh, capture, shq, read_file, write_file = nginx.sh, nginx.capture, nginx.shq, nginx.read_file, nginx.write_file
@@ -101,45 +105,19 @@ function M.openssl_verify(pub_path, message, sig_b64, cert)
   return out == "Verified OK", out
 end
 
-local function parse_headers(text)
-  -- the last header block (curl -D writes interim 1xx blocks too)
-  local blocks = {}
-  for block in (text .. "\r\n\r\n"):gmatch("(HTTP/[^\r\n]*\r\n.-)\r\n\r\n") do blocks[#blocks + 1] = block end
-  local last = blocks[#blocks] or ""
-  local status = tonumber(last:match("^HTTP/[%d.]+ (%d%d%d)"))
-  local map, list = {}, {}
-  for line in last:gmatch("[^\r\n]+") do
-    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-    if name then
-      list[#list + 1] = { name, value }
-      local l = name:lower()
-      if map[l] == nil then map[l] = value end
-    end
-  end
-  return status, map, list
-end
-
 --- Run curl; returns { status, headers, header_list, body } or nil, message.
 function M.curl(url, o)
   o = o or {}
   local hdr, out, data = tmpfile(), tmpfile(), nil
-  local cmd = { "curl -sS --noproxy '*' --path-as-is --http1.1 -D", shq(hdr), "-o", shq(out),
-    "--max-time", tostring(o.max_time or 30) }
-  if o.ca_file then cmd[#cmd + 1] = "--cacert " .. shq(o.ca_file) end
-  if o.method then cmd[#cmd + 1] = "-X " .. shq(o.method) end
   if o.body then
     data = tmpfile()
     write_file(data, o.body)
-    cmd[#cmd + 1] = "--data-binary @" .. shq(data)
   end
-  for _, h in ipairs(o.headers or {}) do cmd[#cmd + 1] = "-H " .. shq(h) end
-  cmd[#cmd + 1] = shq(url)
-  cmd[#cmd + 1] = "2>&1"
-  local msg = capture(table.concat(cmd, " "))
-  local head, body = read_file(hdr) or "", read_file(out) or ""
-  os.remove(hdr) os.remove(out)
+  local msg = capture(nginx.curl_command(url, { head_file = hdr, body_file = out, exact = true, ca_file = o.ca_file,
+    method = o.method, data_file = data, headers = o.headers, max_time = o.max_time }) .. " 2>&1")
+  local head, body = nginx.take_answer(hdr, out)
   if data then os.remove(data) end
-  local status, map, list = parse_headers(head)
+  local status, map, list = nginx.parse_headers(head)
   if not status then return nil, "curl " .. url .. ": " .. msg end
   return { status = status, headers = map, header_list = list, body = body }
 end
@@ -192,6 +170,76 @@ M.control_routes = {
 return M
 ]==] }
 
+-- The notification receiver's locations: /notify/<name>?fail=N answers 500 to the first N deliveries of <name> (then
+-- @STATUS@ with an empty body, or ?status=), ?sleep=S waits S seconds first (once); /received?name=<name> lists what
+-- arrived (method, target, headers and raw body). Needs `lua_shared_dict received`.
+local RECEIVER = [==[
+    location /notify/ {
+      content_by_lua_block {
+        local cjson = require "cjson.safe"
+        local d = ngx.shared.received
+        ngx.req.read_body()
+        local body = ngx.req.get_body_data() or ""
+        local name = ngx.var.uri:match("^/notify/(.*)$")
+        local n = d:incr("n:" .. name, 1, 0)
+        d:set("r:" .. name .. ":" .. n, cjson.encode({ headers = ngx.req.get_headers(), body = body,
+          method = ngx.req.get_method(), target = ngx.var.request_uri }))
+        local sleep = tonumber(ngx.var.arg_sleep)
+        if sleep and n == 1 then ngx.sleep(sleep) end
+        if n <= (tonumber(ngx.var.arg_fail) or 0) then
+          ngx.status = 500
+          ngx.header["Content-Type"] = "application/json"
+          ngx.print('{"code":"FAIL","message":"失败"}')
+          return ngx.exit(ngx.OK)
+        end
+        local st = tonumber(ngx.var.arg_status) or @STATUS@
+        if st == 204 then return ngx.exit(204) end
+        ngx.status = st
+        ngx.print("")
+        return ngx.exit(ngx.OK)
+      }
+    }
+    location = /received {
+      content_by_lua_block {
+        local cjson = require "cjson.safe"
+        local d = ngx.shared.received
+        local name = ngx.var.arg_name
+        local out = {}
+        for i = 1, d:get("n:" .. name) or 0 do out[i] = cjson.decode(d:get("r:" .. name .. ":" .. i)) end
+        ngx.header["Content-Type"] = "application/json"
+        ngx.print(#out == 0 and "[]" or cjson.encode(out))
+      }
+    }
+]==]
+
+--- The locations of a notification receiver (above) answering `status` (default 200) when the URL has no ?status=.
+function M.receiver_locations(status)
+  return (RECEIVER:gsub("@STATUS@", tostring(status or 200)))
+end
+
+--- A notification receiver (spec.support.https_server: HTTPS with a certificate of the sandbox CA, in `dir` the
+-- sandbox's directory, and plain HTTP) with the locations of M.receiver_locations(status). rx.received(name, count)
+-- lists what /notify/<name> received, oldest first; with `count`, waiting (up to 15 s) until that many arrived.
+function M.receiver(dir, status)
+  local rx = require("spec.support.https_server").start{
+    ca = { cert = dir .. "/ca.pem", key = dir .. "/ca.key" },
+    san = "IP:127.0.0.1,DNS:localhost,DNS:127.0.0.1", -- nginx checks an IP host against DNS names
+    http = "lua_shared_dict received 4m;",
+    builtin = false,
+    locations = M.receiver_locations(status),
+  }
+  function rx.received(name, count)
+    local deadline = os.time() + 15
+    while true do
+      local res = assert(M.curl(rx.http_url("/received?name=" .. name)))
+      local list = json.decode(res.body)
+      if count == nil or #list >= count or os.time() > deadline then return list end
+      os.execute("sleep 0.1")
+    end
+  end
+  return rx
+end
+
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
@@ -229,11 +277,9 @@ function Sandbox:request(o)
   if body ~= "" then headers[#headers + 1] = "Content-Type: application/json" end
   local auth = o.authorization
   if auth == nil then
-    local message = (o.sign_method or method) .. "\n" .. (o.sign_target or target) .. "\n" .. ts .. "\n" .. nonce
-      .. "\n" .. (o.sign_body or body) .. "\n"
+    local message = signed.message(o.sign_method or method, o.sign_target or target, ts, nonce, o.sign_body or body)
     local sig = o.signature or M.openssl_sign(o.key or c.private_key, message)
-    auth = 'WECHATPAY2-SHA256-RSA2048 mchid="' .. (o.mchid or c.mchid) .. '",serial_no="' .. (o.serial or c.serial)
-      .. '",timestamp="' .. ts .. '",nonce_str="' .. nonce .. '",signature="' .. sig .. '"'
+    auth = signed.authorization(o.mchid or c.mchid, o.serial or c.serial, ts, nonce, sig)
   end
   if auth then headers[#headers + 1] = "Authorization: " .. auth end
   for _, h in ipairs(o.headers or {}) do headers[#headers + 1] = h end
@@ -300,8 +346,9 @@ function Sandbox:stop()
   if self.own_dir and not os.getenv("WP_KEEP_TMP") then sh("rm -rf " .. shq(self.dir)) end
 end
 
---- Start a sandbox (see the top of the file). Raises with wxsandbox's output when it cannot start.
-function M.start(opts)
+--- Start a sandbox (see the top of the file). Raises with wxsandbox's output when it cannot start. `into`: the table
+-- to make the sandbox of (default a new one).
+function M.start(opts, into)
   opts = opts or {}
   local dir = opts.dir
   local own = false
@@ -334,7 +381,8 @@ function M.start(opts)
       .. shq(log) .. " 2>&1")
     out = read_file(log) or ""
     if ok then
-      local self = setmetatable({ dir = dir, port = port, own_dir = own }, Sandbox)
+      local self = setmetatable(into or {}, Sandbox)
+      self.dir, self.port, self.own_dir = dir, port, own
       self.config = assert(json.decode(assert(read_file(dir .. "/config.json"))))
       -- every method works as sb:name(...) and as sb.name(...)
       for name, fn in pairs(Sandbox) do
@@ -361,6 +409,31 @@ function M.available()
     return false, "openssl or curl missing"
   end
   return true
+end
+
+--- In a describe block: `start` (default M.start) called with opts by setup(), what it returns stopped by teardown()
+-- (when it started). When M.available() says no, the block is pending instead and this returns nil. The table
+-- returned is filled in by setup():
+--   describe("...", function()
+--     local sb = sandbox.setup{ routes = sandbox.TEST_ROUTES }
+--     if not sb then return end
+--     it("...", function() sb:request{ target = "/v3/x" } end)
+function M.setup(opts, start)
+  local busted = require "busted"
+  local ok, why = M.available()
+  if not ok then
+    busted.pending("sandbox prerequisites missing: " .. tostring(why))
+    return nil
+  end
+  local obj, started = {}, false
+  busted.setup(function()
+    (start or M.start)(opts, obj)
+    started = true
+  end)
+  busted.teardown(function()
+    if started then obj:stop() end
+  end)
+  return obj
 end
 
 return M

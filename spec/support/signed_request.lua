@@ -9,6 +9,7 @@
 --   --         verified (2xx: signature, serial and timestamp checked), verify_error, request_id, target }
 --   local list = c:parallel({ { "POST", target, { json = ... } }, ... }, 50)   -- every request in flight at once
 --   local status, data, raw = c:control("POST", "/sandbox/payscore/orders/N1/confirm", { openid = "o1" })
+--   signed.message(method, target, ts, nonce, body), signed.authorization(mchid, serial, ts, nonce, sig)  -- §1.2
 --
 -- Options of request: json (table, encoded with the project codec), body (raw string), query (table: sorted,
 -- RFC 3986 encoded; or a string sent as is), headers ({ "Name: value" }), max_time.
@@ -16,29 +17,15 @@
 
 local core = require "wechatpay.core"
 local json = require "wechatpay.codec.json"
+local nginx = require "spec.support.nginx"
 
 local M = {}
 M.WINDOW = 300
 M.USER_AGENT = "wechatpay-lua-spec/1.0 (signed_request)"
 
-local function shq(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shq, write_file = nginx.shq, nginx.write_file
 
-local function read_file(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(p, s)
-  local f = assert(io.open(p, "wb"))
-  assert(f:write(s))
-  f:close()
-end
-
+-- ok, output (stdout and stderr) of a shell command run without LD_PRELOAD
 local function sh(cmd)
   local p = assert(io.popen("env -u LD_PRELOAD sh -c " .. shq(cmd) .. " 2>&1; echo \"__rc=$?\""))
   local out = p:read("*a")
@@ -62,23 +49,6 @@ function M.query_string(q)
   local parts = {}
   for i, k in ipairs(keys) do parts[i] = pct(k) .. "=" .. pct(q[k]) end
   return table.concat(parts, "&")
-end
-
-local function parse_headers(text)
-  local blocks = {}
-  for block in (text .. "\r\n\r\n"):gmatch("(HTTP/[^\r\n]*\r\n.-)\r\n\r\n") do blocks[#blocks + 1] = block end
-  local last = blocks[#blocks] or ""
-  local status = tonumber(last:match("^HTTP/[%d.]+ (%d%d%d)"))
-  local map, list = {}, {}
-  for line in last:gmatch("[^\r\n]+") do
-    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-    if name then
-      list[#list + 1] = { name, value }
-      local l = name:lower()
-      if map[l] == nil then map[l] = value end
-    end
-  end
-  return status, map, list
 end
 
 local Client = {}
@@ -113,16 +83,25 @@ function Client:file(name)
   return self.tmp .. "/" .. self.n .. "-" .. name
 end
 
+--- The message a request signs (apiv3-protocol §1.2): "METHOD\nTARGET\nTIMESTAMP\nNONCE\nBODY\n".
+function M.message(method, target, ts, nonce, body)
+  return method .. "\n" .. target .. "\n" .. ts .. "\n" .. nonce .. "\n" .. body .. "\n"
+end
+
+--- The Authorization header value (apiv3-protocol §1.2) of a signature `sig` made by merchant `mchid` with the key
+-- of certificate `serial`.
+function M.authorization(mchid, serial, ts, nonce, sig)
+  return 'WECHATPAY2-SHA256-RSA2048 mchid="' .. mchid .. '",serial_no="' .. serial .. '",timestamp="' .. ts
+    .. '",nonce_str="' .. nonce .. '",signature="' .. sig .. '"'
+end
+
 --- The Authorization header value for method/target/body (apiv3-protocol §1.2).
 function Client:authorization(method, target, body, o)
   o = o or {}
   local ts = tostring(o.timestamp or os.time())
   local nonce = o.nonce or core.nonce()
-  local sig = assert(core.sign(self.key, method .. "\n" .. target .. "\n" .. ts .. "\n" .. nonce .. "\n" .. body
-    .. "\n"))
-  return 'WECHATPAY2-SHA256-RSA2048 mchid="' .. (o.mchid or self.config.mchid) .. '",serial_no="'
-    .. (o.serial or self.config.serial) .. '",timestamp="' .. ts .. '",nonce_str="' .. nonce .. '",signature="'
-    .. sig .. '"'
+  local sig = assert(core.sign(self.key, M.message(method, target, ts, nonce, body)))
+  return M.authorization(o.mchid or self.config.mchid, o.serial or self.config.serial, ts, nonce, sig)
 end
 
 -- method, target, body, headers of a request description
@@ -157,10 +136,8 @@ end
 
 -- Fill status/headers/body/data/verified from curl's files.
 function Client:finish(res, hdr_file, out_file)
-  local head, body = read_file(hdr_file) or "", read_file(out_file) or ""
-  os.remove(hdr_file)
-  os.remove(out_file)
-  local status, map, list = parse_headers(head)
+  local head, body = nginx.take_answer(hdr_file, out_file)
+  local status, map, list = nginx.parse_headers(head)
   res.status, res.headers, res.header_list, res.body = status, map, list, body
   if not status then return res end
   res.request_id = map["request-id"]
@@ -176,27 +153,29 @@ function Client:finish(res, hdr_file, out_file)
   return res
 end
 
-local function curl_args(url, method, body_file, headers, hdr_file, out_file, ca_file, max_time)
-  local a = { "curl -sS --noproxy '*' --path-as-is --http1.1", "--max-time " .. (max_time or 30),
-    "-X " .. shq(method), "-D " .. shq(hdr_file), "-o " .. shq(out_file) }
-  if ca_file then a[#a + 1] = "--cacert " .. shq(ca_file) end
-  if body_file then a[#a + 1] = "--data-binary @" .. shq(body_file) end
-  for _, h in ipairs(headers) do a[#a + 1] = "-H " .. shq(h) end
-  a[#a + 1] = shq(url)
-  return table.concat(a, " ")
+-- The files of one request: answer headers, answer body, and the request body (written; nil when none is sent).
+function Client:files(method, body)
+  local hdr, out = self:file("h"), self:file("o")
+  local bf
+  if body ~= "" or method ~= "GET" then
+    bf = self:file("b")
+    write_file(bf, body)
+  end
+  return hdr, out, bf
+end
+
+-- curl for one request of this client (its CA, the target byte for byte, HTTP/1.1): ok, curl's output.
+function Client:curl(url, method, body_file, headers, hdr_file, out_file, max_time)
+  return sh(nginx.curl_command(url, { exact = true, max_time = max_time, method = method, head_file = hdr_file,
+    body_file = out_file, ca_file = self.config.ca_file, data_file = body_file, headers = headers }))
 end
 
 --- One signed request (see the top of the file).
 function Client:request(method, path, o)
   o = o or {}
   local m, target, body, headers = self:prepare(method, path, o)
-  local hdr, out = self:file("h"), self:file("o")
-  local bf
-  if body ~= "" or m ~= "GET" then
-    bf = self:file("b")
-    write_file(bf, body)
-  end
-  local ok, msg = sh(curl_args(self.base .. target, m, bf, headers, hdr, out, self.config.ca_file, o.max_time))
+  local hdr, out, bf = self:files(m, body)
+  local ok, msg = self:curl(self.base .. target, m, bf, headers, hdr, out, o.max_time)
   if bf then os.remove(bf) end
   local res = self:finish({ target = target, sent_body = body }, hdr, out)
   if not res.status then error("curl " .. target .. " failed: " .. tostring(msg) .. tostring(ok), 2) end
@@ -213,12 +192,7 @@ function Client:parallel(reqs, max)
   local cfg, files, results = {}, {}, {}
   for i, r in ipairs(reqs) do
     local m, target, body, headers = self:prepare(r[1], r[2], r[3])
-    local hdr, out = self:file("h"), self:file("o")
-    local bf
-    if body ~= "" or m ~= "GET" then
-      bf = self:file("b")
-      write_file(bf, body)
-    end
+    local hdr, out, bf = self:files(m, body)
     files[i] = { hdr, out, bf }
     results[i] = { target = target, sent_body = body }
     if i > 1 then cfg[#cfg + 1] = "next" end
@@ -257,8 +231,7 @@ function Client:control(method, path, body)
     bf = self:file("b")
     write_file(bf, text)
   end
-  local ok, msg = sh(curl_args(self.base .. path, method, bf, { "Content-Type: application/json", "Expect:" }, hdr,
-    out, self.config.ca_file))
+  local ok, msg = self:curl(self.base .. path, method, bf, { "Content-Type: application/json", "Expect:" }, hdr, out)
   if bf then os.remove(bf) end
   local res = self:finish({}, hdr, out)
   if not res.status then error("curl " .. path .. " failed: " .. tostring(msg) .. tostring(ok), 2) end

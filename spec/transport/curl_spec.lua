@@ -484,7 +484,8 @@ describe("transport.curl", function()
       end
       local overlapped = now() - t0
       tr:close()
-      assert.is_true(sequential >= 3.2, "sequential " .. sequential)
+      -- the control: four 800 ms answers one after the other (nginx timers may round each a little down)
+      assert.is_true(sequential >= 3.0, "sequential " .. sequential)
       assert.is_true(overlapped < 2.5, "overlapped " .. overlapped)
     end)
 

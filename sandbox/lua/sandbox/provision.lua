@@ -25,6 +25,7 @@
 
 local MODNAME = ... -- the module name when required, the first argument when run as a script
 local json = require "wechatpay.codec.json"
+local shell = require "sandbox.shell"
 
 local M = {}
 
@@ -32,44 +33,18 @@ M.DEFAULT_MCHID = "1900000001"
 M.DEFAULT_APPID = "wxd678efh567hg6787"
 M.DEFAULT_SERVICE_ID = "2002000000000558128851361561536"
 
-local function shq(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shq, sh, read_file, exists = shell.shq, shell.sh, shell.read_file, shell.exists
 
-local function sh(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (c == nil or c == 0)
-end
-
+-- standard output without its trailing white space
 local function capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
-
-local function read_file(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function exists(p)
-  local f = io.open(p, "rb")
-  if f then f:close() return true end
-  return false
+  return (shell.capture(cmd):gsub("%s+$", ""))
 end
 
 local function write_file(p, s, private)
   -- write to a temp name, then rename: a reader never sees half a file
   local tmp = p .. ".tmp"
   if private then sh("umask 077 && : > " .. shq(tmp)) end
-  local f = assert(io.open(tmp, "wb"))
-  assert(f:write(s))
-  f:close()
+  shell.write_file(tmp, s)
   if private then sh("chmod 600 " .. shq(tmp)) end
   assert(os.rename(tmp, p))
 end

@@ -287,16 +287,7 @@ end
 
 -- Send an answer and log the request. headers: array of {name, value} or map.
 local function finish(entry, status, body, headers, content_type, drop)
-  if type(body) == "table" then
-    local s, err = json.encode(body)
-    if not s then
-      ngx.log(ngx.ERR, "sandbox: cannot encode an answer: ", tostring(err))
-      status, body = 500, '{"code":"SYSTEM_ERROR","message":"系统错误"}'
-    else
-      body = s
-    end
-  end
-  body = body or ""
+  status, body = util.encode_answer(status, body)
   local list = {}
   if headers then
     for k, v in pairs(headers) do

@@ -98,18 +98,23 @@ function M.errors.answer(code, message, detail, status)
   return status or (d and d[1]) or 400, M.errors.body(code, message, detail)
 end
 
---- Send an answer. body: a string (sent as is) or a table (JSON). headers: { name = value } or { {name, value} }.
-function M.send(status, body, headers, content_type)
+--- The text of an answer: status, body string ("" for none). body: a string (as is), a table (encoded as JSON; one
+-- the codec refuses -> 500 SYSTEM_ERROR, logged) or nil.
+function M.encode_answer(status, body)
   if type(body) == "table" then
     local s, err = json.encode(body)
     if not s then
       ngx.log(ngx.ERR, "sandbox: cannot encode an answer: ", tostring(err))
-      status, body = 500, '{"code":"SYSTEM_ERROR","message":"系统错误"}'
-    else
-      body = s
+      return 500, '{"code":"SYSTEM_ERROR","message":"系统错误"}'
     end
+    body = s
   end
-  body = body or ""
+  return status, body or ""
+end
+
+--- Send an answer. body: a string (sent as is) or a table (JSON). headers: { name = value } or { {name, value} }.
+function M.send(status, body, headers, content_type)
+  status, body = M.encode_answer(status, body)
   ngx.status = status
   if status ~= 204 and status ~= 304 then
     ngx.header["Content-Type"] = content_type or "application/json; charset=utf-8"

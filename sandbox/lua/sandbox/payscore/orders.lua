@@ -33,9 +33,22 @@ end
 
 M.param_error = validate.param_error
 
-local function merchant_or_fail(ctx)
-  if not ctx.merchant then return nil, rules.no_auth() end
-  return ctx.merchant
+--- appid and service_id of the JSON body (the default `ids` of M.admit).
+function M.body_ids(ctx) return ctx.json.appid, ctx.json.service_id end
+--- appid and service_id of the query string.
+function M.query_ids(ctx) return ctx.query.appid, ctx.query.service_id end
+
+--- The steps every merchant endpoint (E1-E15) starts with: the schema's field rules of endpoint `id` (`names`: the
+-- route's path parameters), the authenticated merchant (403 NO_AUTH), its binding to the appid and service_id that
+-- `ids(ctx)` returns (default M.body_ids; 403 NO_AUTH). Returns the merchant, or nil, status, body.
+function M.admit(ctx, id, names, ids)
+  local st, b = M.check_fields(ctx, id, names)
+  if st then return nil, st, b end
+  local m = ctx.merchant
+  if not m then return nil, rules.no_auth() end
+  st, b = rules.check_binding(m, (ids or M.body_ids)(ctx))
+  if st then return nil, st, b end
+  return m
 end
 
 -- Load an order under its lock and run fn(order, key); unknown order -> 404. Lazily applies T4 (expiry).
@@ -56,6 +69,71 @@ local function save(ctx, key, o)
   if not ok then error("sandbox payscore: cannot store the order: " .. tostring(err)) end
 end
 
+local ORDER_PARAMS = { "out_order_no" }
+
+--- The common part of E3-E7 (an operation on the order of the path): M.admit, then under the order's lock (404
+-- when unknown) its appid/service_id (400 INVALID_REQUEST), the settings and the §5.3 matrix for `action`; then
+-- fn(order, key, req, merchant, settings, fp) does the rest. opts (all optional):
+--   fingerprint = true   fp = the request's fingerprint (idempotent re-entry), else nil
+--   replay(o, fp)        before the matrix: a stored answer to replay with 200 (an identical repeat), or nil
+--   reentry(o, settings, fp)  the answer when the matrix allows `action` only as an identical re-entry (without it,
+--                        fn runs)
+local function order_operation(ctx, endpoint_id, action, fn, opts)
+  opts = opts or {}
+  local m, st, b = M.admit(ctx, endpoint_id, ORDER_PARAMS)
+  if not m then return st, b end
+  local req = ctx.json
+  local fp = opts.fingerprint and model.fingerprint(endpoint_id, req) or nil
+  return with_order(ctx, ctx.params[1], function(o, key)
+    st, b = rules.check_order_ids(o, req.appid, req.service_id)
+    if st then return st, b end
+    local settings = model.settings(ctx.store)
+    local answer = opts.replay and opts.replay(o, fp)
+    if answer then return 200, answer end
+    local allowed, status, body = state.check(action, o, settings)
+    if allowed == "reentry" and opts.reentry then return opts.reentry(o, settings, fp) end
+    if not allowed then return status, body end
+    return fn(o, key, req, m, settings, fp)
+  end)
+end
+
+--- E1 and E8 (one out_order_no namespace): under the order's lock, an existing order replays its answer to the
+-- identical request (§3.1 "该接口支持原参重入") and refuses other parameters for the same out_order_no with 400
+-- INVALID_REQUEST (§6.11, §10.5; internal 271316598 订单重入参数校验失败); else make(now) returns the new order
+-- and its answer (or nil, status, body), stored with the request's fingerprint `fp`.
+local function new_order(ctx, out_order_no, fp, make)
+  local key = model.order_key(ctx.mchid, out_order_no)
+  return ctx.store.with_lock(key, function()
+    local old = ctx.store.get(key)
+    if old then
+      if old.create_fp == fp and old.create_answer then return 200, old.create_answer end
+      return rules.invalid(rules.REENTRY_MESSAGE)
+    end
+    local o, answer, body = make(ctx.now)
+    if not o then return answer, body end
+    o.create_fp = fp
+    o.create_answer = answer
+    save(ctx, key, o)
+    return 200, answer
+  end)
+end
+
+--- §5.4: 免确认 needs the user's authorization of the service (E9 -> USER_OPEN_SERVICE). Returns nil or 403, body.
+local function check_authorized(ctx, req)
+  local u = ctx.store.get(model.user_key(ctx.mchid, req.service_id, req.openid))
+  if not u or u.authorization_state ~= "AVAILABLE" then
+    return 403, { code = "NO_AUTH", message = "请检查服务授权状态" }
+  end
+end
+
+--- T7 / T13: WeChat starts collecting `amount` (the sandbox waits for E6 pay or POST .../pay).
+local function start_collection(o, amount)
+  o.state, o.state_description = state.DOING, state.MCH_COMPLETE
+  o.need_collection = true
+  o.collection = { state = state.USER_PAYING, total_amount = amount, paying_amount = amount, paid_amount = 0,
+    details = array() }
+end
+
 -- ---- E1 create ----------------------------------------------------------------------------------
 
 local CREATE_ANSWER = { "appid", "mchid", "out_order_no", "service_id", "service_introduction", "state",
@@ -63,13 +141,9 @@ local CREATE_ANSWER = { "appid", "mchid", "out_order_no", "service_id", "service
   "notify_url", "order_id" }
 
 function M.create(ctx)
-  local st, b = M.check_fields(ctx, "E1")
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = M.admit(ctx, "E1")
+  if not m then return st, b end
   local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
   local settings = model.settings(ctx.store)
   local service = model.service(ctx.store, m, req.service_id, settings)
   -- §3.1: need_user_confirm defaults to true; false (免确认) needs the service's permission, else NO_AUTH
@@ -79,29 +153,16 @@ function M.create(ctx)
   -- the documented default made explicit, so that `"need_user_confirm": true` and its absence are the same request
   local canonical = model.copy(req)
   canonical.need_user_confirm = confirm
-  local fp = model.fingerprint("E1", canonical)
-  local key = model.order_key(ctx.mchid, req.out_order_no)
-  return ctx.store.with_lock(key, function()
-    local old = ctx.store.get(key)
-    if old then
-      -- §3.1 "该接口支持原参重入": the identical request replays the original answer; other parameters for the
-      -- same out_order_no -> 400 INVALID_REQUEST (§6.11, §10.5; internal 271316598 订单重入参数校验失败)
-      if old.create_fp == fp and old.create_answer then return 200, old.create_answer end
-      return rules.invalid(rules.REENTRY_MESSAGE)
-    end
+  return new_order(ctx, req.out_order_no, model.fingerprint("E1", canonical), function(now)
     -- clock rules (§2.3) -> PARAM_ERROR with the field
-    st, b = rules.check_create_times(req.time_range, ctx.now)
-    if st then return st, b end
+    st, b = rules.check_create_times(req.time_range, now)
+    if st then return nil, st, b end
     st, b = rules.check_risk_fund(req, service)
-    if st then return st, b end
+    if st then return nil, st, b end
     if not confirm and settings.require_authorization then
-      local u = ctx.store.get(model.user_key(ctx.mchid, req.service_id, req.openid))
-      if not u or u.authorization_state ~= "AVAILABLE" then
-        -- §5.4: 免确认 needs the user's authorization of the service (E9 -> USER_OPEN_SERVICE)
-        return 403, { code = "NO_AUTH", message = "请检查服务授权状态" }
-      end
+      st, b = check_authorized(ctx, req)
+      if st then return nil, st, b end
     end
-    local now = ctx.now
     local o = {
       mchid = ctx.mchid, out_order_no = req.out_order_no, appid = req.appid, service_id = req.service_id,
       service_introduction = req.service_introduction, post_payments = req.post_payments,
@@ -125,23 +186,16 @@ function M.create(ctx)
     end
     local answer = model.pick(o, CREATE_ANSWER)
     if confirm then answer.package = o.package end
-    o.create_fp = fp
-    o.create_answer = answer
-    save(ctx, key, o)
-    return 200, answer
+    return o, answer
   end)
 end
 
 -- ---- E2 query -----------------------------------------------------------------------------------
 
 function M.query(ctx)
-  local st, b = M.check_fields(ctx, "E2")
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = M.admit(ctx, "E2", nil, M.query_ids)
+  if not m then return st, b end
   local q = ctx.query
-  st, b = rules.check_binding(m, q.appid, q.service_id)
-  if st then return st, b end
   local out_order_no = q.out_order_no
   if out_order_no == nil or out_order_no == "" then
     -- §3.2: query_id, returned to the front end after confirmation
@@ -160,27 +214,15 @@ end
 
 local CANCEL_ANSWER = { "appid", "mchid", "out_order_no", "service_id", "order_id" }
 
+-- REVOKED: the identical cancel (reason included) replays its answer (§3.3 re-entrant); other parameters ->
+-- INVALID_REQUEST as §6.11/§10.5 word it (§5.3 would say ORDER_CANCELED: the re-entry wording wins here)
+local function cancel_reentry(o, _, fp)
+  if o.cancel_fp == fp and o.cancel_answer then return 200, o.cancel_answer end
+  return rules.invalid(rules.REENTRY_MESSAGE)
+end
+
 function M.cancel(ctx)
-  local st, b = M.check_fields(ctx, "E3", { "out_order_no" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
-  local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
-  local fp = model.fingerprint("E3", req)
-  return with_order(ctx, ctx.params[1], function(o, key)
-    st, b = rules.check_order_ids(o, req.appid, req.service_id)
-    if st then return st, b end
-    local settings = model.settings(ctx.store)
-    local allowed, status, body = state.check("cancel", o, settings)
-    if allowed == "reentry" then
-      -- REVOKED: the identical cancel (reason included) replays its answer (§3.3 re-entrant); other parameters ->
-      -- INVALID_REQUEST as §6.11/§10.5 word it (§5.3 would say ORDER_CANCELED: the re-entry wording wins here)
-      if o.cancel_fp == fp and o.cancel_answer then return 200, o.cancel_answer end
-      return rules.invalid(rules.REENTRY_MESSAGE)
-    end
-    if not allowed then return status, body end
+  return order_operation(ctx, "E3", "cancel", function(o, key, req, _, _, fp)
     -- T5 / T6 / T12
     o.state = state.REVOKED
     o.state_description = nil
@@ -195,25 +237,13 @@ function M.cancel(ctx)
     o.cancel_answer = answer
     save(ctx, key, o)
     return 200, answer
-  end)
+  end, { fingerprint = true, reentry = cancel_reentry })
 end
 
 -- ---- E4 modify ----------------------------------------------------------------------------------
 
 function M.modify(ctx)
-  local st, b = M.check_fields(ctx, "E4", { "out_order_no" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
-  local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
-  return with_order(ctx, ctx.params[1], function(o, key)
-    st, b = rules.check_order_ids(o, req.appid, req.service_id)
-    if st then return st, b end
-    local settings = model.settings(ctx.store)
-    local allowed, status, body = state.check("modify", o, settings)
-    if not allowed then return status, body end
+  return order_operation(ctx, "E4", "modify", function(o, key, req, m, settings)
     -- §3.4: not for 先免 orders whose user actually paid the deposit (sandbox wording of the message)
     if o.deposit_paid and o.risk_fund and rules.DEPOSIT_NAMES[o.risk_fund.name] then
       return rules.invalid("用户已支付押金的订单不支持修改金额")
@@ -224,7 +254,7 @@ function M.modify(ctx)
       return rules.invalid("修改后的总金额必须小于修改前的总金额", "/total_amount", req.total_amount)
     end
     local service = model.service(ctx.store, m, o.service_id, settings)
-    st, b = rules.check_total_cap(req.total_amount, o.risk_fund, service)
+    local st, b = rules.check_total_cap(req.total_amount, o.risk_fund, service)
     if st then return st, b end
     -- T10
     o.post_payments = req.post_payments
@@ -252,31 +282,23 @@ local COMPLETE_ANSWER = { "appid", "mchid", "out_order_no", "service_id", "servi
   "state_description", "total_amount", "post_payments", "post_discounts", "risk_fund", "time_range", "location",
   "order_id", "need_collection" }
 
+-- an identical repeat of the complete that succeeded replays its answer (also once a 0-amount complete made the
+-- order DONE)
+local function complete_replay(o, fp)
+  if o.complete_fp == fp and o.complete_answer and (state.phase(o) == "DOING/MCH_COMPLETE"
+      or (o.state == state.DONE and o.complete_total == 0)) then
+    return o.complete_answer
+  end
+end
+
+-- UNCERTAIN (§5.3/§11): MCH_COMPLETE accepts only an identical re-entry (complete_replay); anything else is a wrong
+-- state
+local function complete_reentry(o, settings)
+  return state.refusal("complete", o, settings)
+end
+
 function M.complete(ctx)
-  local st, b = M.check_fields(ctx, "E5", { "out_order_no" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
-  local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
-  local fp = model.fingerprint("E5", req)
-  return with_order(ctx, ctx.params[1], function(o, key)
-    st, b = rules.check_order_ids(o, req.appid, req.service_id)
-    if st then return st, b end
-    local settings = model.settings(ctx.store)
-    -- an identical repeat of the complete that succeeded replays its answer (also once a 0-amount complete made
-    -- the order DONE)
-    if o.complete_fp == fp and o.complete_answer and (state.phase(o) == "DOING/MCH_COMPLETE"
-        or (o.state == state.DONE and o.complete_total == 0)) then
-      return 200, o.complete_answer
-    end
-    local allowed, status, body = state.check("complete", o, settings)
-    if allowed == "reentry" then
-      -- UNCERTAIN (§5.3/§11): MCH_COMPLETE accepts only an identical re-entry; anything else is a wrong state
-      return state.refusal("complete", o, settings)
-    end
-    if not allowed then return status, body end
+  return order_operation(ctx, "E5", "complete", function(o, key, req, m, settings, fp)
     -- §2.4: end_location at complete requires a create-time start_location
     if req.location and req.location.end_location ~= nil and not (o.location and o.location.start_location) then
       return rules.param_error("/location/end_location", "end_location requires a start_location given at create",
@@ -286,7 +308,7 @@ function M.complete(ctx)
     if t1 then return t1, t2 end
     local merged = t2
     local service = model.service(ctx.store, m, o.service_id, settings)
-    st, b = rules.check_total_cap(req.total_amount, o.risk_fund, service)
+    local st, b = rules.check_total_cap(req.total_amount, o.risk_fund, service)
     if st then return st, b end
     local now = ctx.now
     o.post_payments = req.post_payments
@@ -303,11 +325,7 @@ function M.complete(ctx)
     o.completed_at = now
     o.complete_total = req.total_amount
     if req.total_amount > 0 then
-      -- T7: WeChat starts collecting (the sandbox waits for E6 pay or POST .../pay)
-      o.state, o.state_description = state.DOING, state.MCH_COMPLETE
-      o.need_collection = true
-      o.collection = { state = state.USER_PAYING, total_amount = req.total_amount,
-        paying_amount = req.total_amount, paid_amount = 0, details = array() }
+      start_collection(o, req.total_amount) -- T7
     else
       -- T8: nothing to collect (UNCERTAIN exact fields, §5.2): DONE, need_collection false, no collection
       o.state, o.state_description = state.DONE, nil
@@ -319,7 +337,7 @@ function M.complete(ctx)
     o.complete_answer = answer
     save(ctx, key, o)
     return 200, answer
-  end)
+  end, { fingerprint = true, replay = complete_replay, reentry = complete_reentry })
 end
 
 -- ---- E6 pay -------------------------------------------------------------------------------------
@@ -335,19 +353,7 @@ function M.succeed_deduction(ctx, o)
 end
 
 function M.pay(ctx)
-  local st, b = M.check_fields(ctx, "E6", { "out_order_no" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
-  local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
-  return with_order(ctx, ctx.params[1], function(o, key)
-    st, b = rules.check_order_ids(o, req.appid, req.service_id)
-    if st then return st, b end
-    local settings = model.settings(ctx.store)
-    local allowed, status, body = state.check("pay", o, settings)
-    if not allowed then return status, body end
+  return order_operation(ctx, "E6", "pay", function(o, key, _, _, settings)
     local answer = model.pick(o, PAY_ANSWER)
     if o.deduction_fail then
       -- the user cannot pay (POST .../pay-fail): the attempt fails, the order stays USER_PAYING
@@ -366,20 +372,8 @@ end
 -- ---- E7 sync ------------------------------------------------------------------------------------
 
 function M.sync(ctx)
-  local st, b = M.check_fields(ctx, "E7", { "out_order_no" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
-  local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
-  return with_order(ctx, ctx.params[1], function(o, key)
-    st, b = rules.check_order_ids(o, req.appid, req.service_id)
-    if st then return st, b end
-    local settings = model.settings(ctx.store)
-    local allowed, status, body = state.check("sync", o, settings)
-    if not allowed then return status, body end
-    st, b = rules.check_paid_time(o, req.detail.paid_time, ctx.now)
+  return order_operation(ctx, "E7", "sync", function(o, key, req)
+    local st, b = rules.check_paid_time(o, req.detail.paid_time, ctx.now)
     if st then return st, b end
     -- T11: paid through another channel; detail paid_type MCH (UNCERTAIN, §3.7), no transaction_id, no
     -- notification (WeChat only stops collecting)
@@ -407,37 +401,23 @@ local DIRECT_ANSWER = { "appid", "mchid", "out_order_no", "service_id", "order_i
   "total_amount" }
 
 function M.direct_complete(ctx)
-  local st, b = M.check_fields(ctx, "E8")
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = M.admit(ctx, "E8")
+  if not m then return st, b end
   local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
   local settings = model.settings(ctx.store)
   local service = model.service(ctx.store, m, req.service_id, settings)
   -- §3.8: "not open by default" (permission via operations); open in the sandbox unless the service says no
   if not service.direct_complete then return rules.no_auth("商户暂无权限使用此服务") end
-  local fp = model.fingerprint("E8", req)
-  local key = model.order_key(ctx.mchid, req.out_order_no)
-  return ctx.store.with_lock(key, function()
-    local old = ctx.store.get(key)
-    if old then
-      -- same out_order_no namespace as E1; an identical repeat replays (re-entry as E1, §6.11)
-      if old.create_fp == fp and old.create_answer then return 200, old.create_answer end
-      return rules.invalid(rules.REENTRY_MESSAGE)
-    end
-    st, b = rules.check_direct_times(req.time_range, ctx.now)
-    if st then return st, b end
+  -- same out_order_no namespace as E1; an identical repeat replays (re-entry as E1, §6.11)
+  return new_order(ctx, req.out_order_no, model.fingerprint("E8", req), function(now)
+    st, b = rules.check_direct_times(req.time_range, now)
+    if st then return nil, st, b end
     st, b = rules.check_total_cap(req.total_amount, nil, service)
-    if st then return st, b end
+    if st then return nil, st, b end
     if settings.require_authorization then
-      local u = ctx.store.get(model.user_key(ctx.mchid, req.service_id, req.openid))
-      if not u or u.authorization_state ~= "AVAILABLE" then
-        return 403, { code = "NO_AUTH", message = "请检查服务授权状态" }
-      end
+      st, b = check_authorized(ctx, req)
+      if st then return nil, st, b end
     end
-    local now = ctx.now
     local o = {
       mchid = ctx.mchid, out_order_no = req.out_order_no, appid = req.appid, service_id = req.service_id,
       openid = req.openid, service_introduction = req.service_introduction, post_payments = req.post_payments,
@@ -449,19 +429,12 @@ function M.direct_complete(ctx)
     }
     if req.total_amount > 0 then
       -- T13: collection pending (E6 pay / POST .../pay completes it, with PAYSCORE.USER_PAID)
-      o.state, o.state_description = state.DOING, state.MCH_COMPLETE
-      o.need_collection = true
-      o.collection = { state = state.USER_PAYING, total_amount = req.total_amount,
-        paying_amount = req.total_amount, paid_amount = 0, details = array() }
+      start_collection(o, req.total_amount)
     else
       o.state = state.DONE
       o.need_collection = false
     end
-    local answer = model.pick(o, DIRECT_ANSWER)
-    o.create_fp = fp
-    o.create_answer = answer
-    save(ctx, key, o)
-    return 200, answer
+    return o, model.pick(o, DIRECT_ANSWER)
   end)
 end
 

@@ -6,7 +6,6 @@
 -- UNAVAILABLE) that E12/E14 read and that 免确认 orders need. Every change runs under the merchant's
 -- authorization lock (both workers).
 
-local validate = require "wechatpay.payscore.validate"
 local rules = require "sandbox.payscore.rules"
 local state = require "sandbox.payscore.state"
 local model = require "sandbox.payscore.model"
@@ -14,22 +13,8 @@ local orders = require "sandbox.payscore.orders"
 
 local M = {}
 
-local function merchant_or_fail(ctx)
-  if not ctx.merchant then return nil, rules.no_auth() end
-  return ctx.merchant
-end
-
-local function named(ctx, names)
-  local p = {}
-  for i, n in ipairs(names or {}) do p[n] = ctx.params[i] end
-  return p
-end
-
-local function check_fields(ctx, id, names)
-  if type(ctx.json) == "table" then ctx.json = model.strip(ctx.json) end
-  local ok, problems = validate.request(id, { json = ctx.json, query = ctx.query, params = named(ctx, names) })
-  if not ok then return 400, orders.param_error(problems[1]) end
-end
+-- field rules, merchant, appid/service_id binding: the same first steps as the order endpoints
+local admit, query_ids = orders.admit, orders.query_ids
 
 local function locked(ctx, fn)
   return ctx.store.with_lock(model.perm_lock(ctx.mchid), fn)
@@ -146,13 +131,9 @@ end
 -- ---- E9 apply permissions -----------------------------------------------------------------------
 
 function M.apply(ctx)
-  local st, b = check_fields(ctx, "E9")
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = admit(ctx, "E9")
+  if not m then return st, b end
   local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
   if not model.service(ctx.store, m, req.service_id).no_confirm then
     return rules.no_auth("商户暂无权限使用此服务")
   end
@@ -185,13 +166,11 @@ end
 
 -- ---- E10 / E11 by authorization_code --------------------------------------------------------------
 
+local CODE_PARAMS = { "authorization_code" }
+
 function M.query_by_code(ctx)
-  local st, b = check_fields(ctx, "E10", { "authorization_code" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
-  st, b = rules.check_binding(m, nil, ctx.query.service_id)
-  if st then return st, b end
+  local m, st, b = admit(ctx, "E10", CODE_PARAMS, function() return nil, ctx.query.service_id end)
+  if not m then return st, b end
   local rec = ctx.store.get(model.code_key(ctx.mchid, ctx.params[1]))
   -- §9.3 has one 404 code for every PayScore page: ORDER_NOT_EXIST
   if not rec or rec.service_id ~= ctx.query.service_id then return rules.not_found() end
@@ -199,13 +178,9 @@ function M.query_by_code(ctx)
 end
 
 function M.terminate_by_code(ctx)
-  local st, b = check_fields(ctx, "E11", { "authorization_code" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = admit(ctx, "E11", CODE_PARAMS, function() return nil, ctx.json.service_id end)
+  if not m then return st, b end
   local req = ctx.json
-  st, b = rules.check_binding(m, nil, req.service_id)
-  if st then return st, b end
   return locked(ctx, function()
     local rec = ctx.store.get(model.code_key(ctx.mchid, ctx.params[1]))
     if not rec or rec.service_id ~= req.service_id then return rules.not_found() end
@@ -226,14 +201,12 @@ end
 
 -- ---- E12 / E13 by openid ------------------------------------------------------------------------
 
+local OPENID_PARAMS = { "openid" }
+
 function M.query_by_openid(ctx)
-  local st, b = check_fields(ctx, "E12", { "openid" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = admit(ctx, "E12", OPENID_PARAMS, query_ids)
+  if not m then return st, b end
   local q = ctx.query
-  st, b = rules.check_binding(m, q.appid, q.service_id)
-  if st then return st, b end
   local openid = ctx.params[1]
   local u = ctx.store.get(model.user_key(ctx.mchid, q.service_id, openid))
   if not u then
@@ -267,26 +240,18 @@ local function terminate_user(ctx, service_id, appid, openid)
 end
 
 function M.terminate_by_openid(ctx)
-  local st, b = check_fields(ctx, "E13", { "openid" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = admit(ctx, "E13", OPENID_PARAMS)
+  if not m then return st, b end
   local req = ctx.json
-  st, b = rules.check_binding(m, req.appid, req.service_id)
-  if st then return st, b end
   return terminate_user(ctx, req.service_id, req.appid, ctx.params[1])
 end
 
 -- ---- E14 / E15 legacy 普通授权 --------------------------------------------------------------------
 
 function M.user_service_state(ctx)
-  local st, b = check_fields(ctx, "E14")
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
+  local m, st, b = admit(ctx, "E14", nil, query_ids)
+  if not m then return st, b end
   local q = ctx.query
-  st, b = rules.check_binding(m, q.appid, q.service_id)
-  if st then return st, b end
   local u = ctx.store.get(model.user_key(ctx.mchid, q.service_id, q.openid))
   local available = u and u.authorization_state == "AVAILABLE" and (u.appid == nil or u.appid == q.appid)
   return 200, { appid = q.appid, service_id = q.service_id, openid = q.openid,
@@ -294,15 +259,9 @@ function M.user_service_state(ctx)
 end
 
 function M.terminate_legacy(ctx)
-  local st, b = check_fields(ctx, "E15", { "openid", "service_id" })
-  if st then return st, b end
-  local m, e1, e2 = merchant_or_fail(ctx)
-  if not m then return e1, e2 end
-  local req = ctx.json
-  local service_id = ctx.params[2]
-  st, b = rules.check_binding(m, req.appid, service_id)
-  if st then return st, b end
-  return terminate_user(ctx, service_id, req.appid, ctx.params[1])
+  local m, st, b = admit(ctx, "E15", { "openid", "service_id" }, function() return ctx.json.appid, ctx.params[2] end)
+  if not m then return st, b end
+  return terminate_user(ctx, ctx.params[2], ctx.json.appid, ctx.params[1])
 end
 
 return M
