@@ -444,6 +444,11 @@ describe_nginx("ngx transport in nginx", function()
       -- a listener whose accept queue is full (backlog=1, its worker stopped): SYNs go unanswered
       local stuck = assert(nginx.start({ http = [[ server { listen 127.0.0.1:@PORT@ backlog=1; return 200; } ]] }))
       local workers = stuck:worker_pids()
+      for _ = 1, 100 do -- the master forks its worker a moment after it started
+        if #workers > 0 then break end
+        nginx.sleep(0.02)
+        workers = stuck:worker_pids()
+      end
       assert.is_true(#workers > 0)
       local ok, err = pcall(function()
         assert(nginx.sh("kill -STOP " .. table.concat(workers, " ")))
