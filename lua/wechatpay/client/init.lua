@@ -102,6 +102,8 @@ function M.new(config)
     _certs = {}, _encrypted = {}, _encrypted_n = 0,
   }, client_mt)
   self._root = chain.new_node(self, "")
+  -- a configured transport fixes the kind once; otherwise it follows the nginx phase of each call
+  if config.transport ~= nil then self._transport_kind = transport.kind({ transport = config.transport }) end
 
   local certs = config.certs
   if type(certs) ~= "table" or next(certs) == nil then
@@ -205,7 +207,7 @@ end
 function Client:user_agent()
   local ua = self._user_agent
   if ua then return ua end
-  local kind = transport.kind({ transport = self._transport_choice })
+  local kind = self._transport_kind or (transport.cosockets_allowed() and "ngx" or "curl")
   ua = self._ua[kind]
   if ua == nil then
     local mod = kind ~= "custom" and require("wechatpay.transport." .. kind) or nil
@@ -220,7 +222,7 @@ end
 -- client, made on first use (so a client built in `init_by_lua` makes its
 -- transports in the workers, after the fork).
 function Client:transport()
-  local kind = transport.kind({ transport = self._transport_choice })
+  local kind = self._transport_kind or (transport.cosockets_allowed() and "ngx" or "curl")
   if kind == "custom" then return self._transport_choice end
   local t = self._transports[kind]
   if t == nil then

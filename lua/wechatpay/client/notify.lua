@@ -153,10 +153,8 @@ function M.download_certificates(client)
   end
   if verified then return list end
   -- bootstrap: the answer is signed by one of the certificates it carries
-  local probe = setmetatable({ _certs = {} }, { __index = client })
-  if serial and by_serial[serial] then probe._certs[serial] = by_serial[serial] end
-  probe._on_unknown_serial = false
-  local ok, verr = verifier.verify(probe, hdr, body, ctx)
+  ctx.certs = serial and by_serial[serial] and { [serial] = by_serial[serial] } or {}
+  local ok, verr = verifier.verify(client, hdr, body, ctx)
   if not ok then return nil, verr end
   return list
 end

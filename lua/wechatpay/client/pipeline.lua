@@ -238,7 +238,8 @@ function M.finish(client, req, res, terr)
         end
       end
     end
-    local ok, verr = verifier.verify(client, hdr, body, { status = status, request_id = request_id }, signed_body)
+    local ok, verr = verifier.verify(client, hdr, body,
+      { status = status, request_id = request_id, signed_body = signed_body })
     if not ok then return nil, verr end
   end
 

@@ -53,10 +53,11 @@ end
 -- @tparam table client the client (its `_certs`, `_window`, `_now`, `_on_unknown_serial`)
 -- @tparam function hdr header lookup from `header_lookup`
 -- @tparam string body the raw body
--- @tparam table ctx extra fields for the error (`status`, `request_id`, `what`)
--- @tparam[opt] string signed_body the BODY to verify instead of `body` (statements)
+-- @tparam table ctx `status`, `request_id`, `what` (for the error); optional `signed_body` (the BODY to verify
+-- instead of `body`: statements) and `certs` (verify with this map instead of the client's, without the
+-- unknown-serial hook: a certificate-download bootstrap)
 -- @return true, or nil, err (kind `verification`)
-function M.verify(client, hdr, body, ctx, signed_body)
+function M.verify(client, hdr, body, ctx)
   local ts, nonce = hdr("wechatpay-timestamp"), hdr("wechatpay-nonce")
   local sig, serial = hdr("wechatpay-signature"), hdr("wechatpay-serial")
   local now = client._now()
@@ -91,8 +92,9 @@ function M.verify(client, hdr, body, ctx, signed_body)
       :format(ts, floor(now - t), now, client._window))
   end
 
-  local key = client._certs[serial]
-  if key == nil and client._on_unknown_serial then
+  local certs = ctx.certs or client._certs
+  local key = certs[serial]
+  if key == nil and not ctx.certs and client._on_unknown_serial then
     local ok, added = pcall(client._on_unknown_serial, serial, client)
     if ok and added then
       local ok2 = client:set_cert(serial, added)
@@ -100,7 +102,7 @@ function M.verify(client, hdr, body, ctx, signed_body)
     end
   end
   if key == nil then
-    local ids = serial_list(client._certs)
+    local ids = serial_list(certs)
     return fail("UNKNOWN_SERIAL",
       ("Wechatpay-Serial %q names no WeChat Pay key of this client (configured: %s). The certs map holds WeChat Pay " ..
        "platform certificate serials or PUB_KEY_ID_ public key ids, not the merchant serial.")
@@ -108,7 +110,7 @@ function M.verify(client, hdr, body, ctx, signed_body)
       { known_serials = ids })
   end
 
-  local message = formatter.response(ts, nonce, signed_body or body)
+  local message = formatter.response(ts, nonce, ctx.signed_body or body)
   local ok, reason = core.verify(key, message, sig)
   if ok then return true end
   local text = {
